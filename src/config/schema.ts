@@ -1,0 +1,199 @@
+// THE key table: every config key with its type, default, range, required flag and doc line.
+// One source of truth (fastify's build-validation idea): validate.ts reads types, ranges and
+// defaults from here, and test/config/example.test.ts checks lb.toml.example mentions each key.
+// Defaults are written as in TOML ("30s", 100000, []) and go through the same parser as a
+// user's value, so the documented default and the applied default cannot drift apart.
+
+/** What a key's value must be; `section`/`sections`/`named` keys hold nested sections. */
+export type KeyType =
+  | 'enum' //      one of `values`
+  | 'integer' //   whole number in [min, max]
+  | 'duration' //  "250ms" | "2s" | "5m" | "1h" → ms, in [min, max] ms
+  | 'bind' //      IP:PORT | [IPv6]:PORT | :PORT, port 0–65535
+  | 'address' //   HOST:PORT | [IPv6]:PORT, port 1–65535, HOST may be a hostname
+  | 'cidrs' //     array of CIDR strings ("10.0.0.0/8", "::1/128", bare IP)
+  | 'bytes' //     string with escapes \r \n \t \\ \" \xHH → Buffer
+  | 'pool-ref' //  name of a pool defined under [pools]
+  | 'host-pattern' // "api.example.com" or "*.example.com"
+  | 'path-prefix' // string starting with "/"
+  | 'section' //   one table of section `section`
+  | 'sections' //  array of tables of section `section`
+  | 'named'; //    table of NAME → table of section `section`
+
+export type SectionName = 'root' | 'global' | 'admin' | 'listener' | 'route' | 'pool' | 'backend' | 'health';
+
+/** A TOML default value as an operator would write it. */
+export type DefaultValue = string | number | readonly string[];
+
+export interface KeySpec {
+  /** The TOML key, snake_case as in the SPEC. */
+  readonly key: string;
+  readonly type: KeyType;
+  /** A missing required key is a problem; otherwise `default` applies (or the key stays unset). */
+  readonly required?: boolean;
+  /** Applied when the key is missing; absent = optional with no value (or required). */
+  readonly default?: DefaultValue;
+  /** Allowed values of an `enum`. */
+  readonly values?: readonly string[];
+  /** Inclusive bounds: integers as is, durations in ms. */
+  readonly min?: number;
+  readonly max?: number;
+  /** Nested section of `section`, `sections` and `named` keys. */
+  readonly section?: SectionName;
+  /** One line on behaviour, used by docs. */
+  readonly doc: string;
+}
+
+export interface SectionSpec {
+  readonly name: SectionName;
+  /** Where the section lives, with NAME and [i] placeholders, e.g. "pools.NAME.backends[i]". */
+  readonly path: string;
+  readonly doc: string;
+  readonly keys: readonly KeySpec[];
+}
+
+/** Highest value accepted for max_connections keys: a sanity bound, far above any fd limit. */
+export const MAX_CONNECTIONS_LIMIT = 10_000_000;
+/** Weights are small integers so smooth weighted round-robin and Maglev tables stay cheap. */
+export const MAX_WEIGHT = 256;
+export const MAX_RETRIES = 10;
+export const MAX_RISE_FALL = 100;
+
+/** Listener and pool names: also used in log fields, metric labels and admin URLs. */
+export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export const PROTOCOLS = ['tcp', 'udp', 'http'] as const;
+export const ALGORITHMS = ['round-robin', 'least-connections', 'consistent-hash', 'power-of-two'] as const;
+export const HASH_KEYS = ['source-ip', 'source-ip-port'] as const;
+export const ON_DOWN = ['keep', 'close'] as const;
+export const PROXY_PROTOCOLS = ['off', 'v1', 'v2'] as const;
+
+export const ROOT: SectionSpec = {
+  name: 'root',
+  path: '',
+  doc: 'The whole file.',
+  keys: [
+    { key: 'global', type: 'section', section: 'global', doc: 'Process-wide settings; optional.' },
+    { key: 'admin', type: 'section', section: 'admin', doc: 'HTTP admin API; optional, no admin API without it.' },
+    { key: 'listeners', type: 'named', section: 'listener', required: true, doc: 'One table per listener, [listeners.NAME]; at least one.' },
+    { key: 'pools', type: 'named', section: 'pool', doc: 'One table per pool, [pools.NAME].' },
+  ],
+};
+
+export const GLOBAL: SectionSpec = {
+  name: 'global',
+  path: 'global',
+  doc: 'Process-wide settings.',
+  keys: [
+    { key: 'log_level', type: 'enum', values: LOG_LEVELS, default: 'info', doc: 'Lowest level of the JSON log lines written to stdout.' },
+    {
+      key: 'drain_timeout', type: 'duration', default: '30s', min: 0,
+      doc: 'On SIGTERM/SIGINT, and for backends or listeners removed by a reload: how long established sessions may go on before they are closed ("0s": close at once).',
+    },
+    {
+      key: 'max_connections', type: 'integer', default: 100_000, min: 1, max: MAX_CONNECTIONS_LIMIT,
+      doc: 'Open TCP connections plus UDP sessions across all listeners; clients beyond it are denied.',
+    },
+  ],
+};
+
+export const ADMIN: SectionSpec = {
+  name: 'admin',
+  path: 'admin',
+  doc: 'HTTP admin API: /healthz, /status, /metrics, drain/enable, /reload.',
+  keys: [
+    { key: 'bind', type: 'bind', required: true, doc: 'Address of the admin API; keep it on loopback, it has no authentication.' },
+  ],
+};
+
+export const LISTENER: SectionSpec = {
+  name: 'listener',
+  path: 'listeners.NAME',
+  doc: 'One bind + protocol + pool + ACL + limits. NAME is its identity across reloads.',
+  keys: [
+    { key: 'protocol', type: 'enum', values: PROTOCOLS, default: 'tcp', doc: 'tcp and udp proxy bytes/datagrams; http is an optional L7 listener with routes.' },
+    { key: 'bind', type: 'bind', required: true, doc: 'IP:PORT, [IPv6]:PORT or :PORT (all interfaces); port 0 lets the OS choose.' },
+    { key: 'pool', type: 'pool-ref', required: true, doc: 'Name of the pool that takes this listener\'s clients (http: the pool when no route matches).' },
+    { key: 'connect_timeout', type: 'duration', default: '3s', min: 1, doc: 'tcp/http: how long a connect to a backend may take before the next backend is tried.' },
+    { key: 'idle_timeout', type: 'duration', default: '1h', min: 1, doc: 'tcp: no bytes either way for this long closes both sides.' },
+    {
+      key: 'max_connections', type: 'integer', default: 10_000, min: 1, max: MAX_CONNECTIONS_LIMIT,
+      doc: 'Open connections (udp: sessions) of this listener; clients beyond it are denied.',
+    },
+    { key: 'allow', type: 'cidrs', default: [], doc: 'Client CIDRs let in; empty allows every client. IPv4-mapped IPv6 clients match IPv4 rules.' },
+    { key: 'deny', type: 'cidrs', default: [], doc: 'Client CIDRs refused; deny wins over allow.' },
+    { key: 'proxy_protocol', type: 'enum', values: PROXY_PROTOCOLS, default: 'off', doc: 'PROXY protocol header sent first on each backend connection (v1 is TCP only).' },
+    { key: 'session_timeout', type: 'duration', default: '60s', min: 1, doc: 'udp: a client\'s session ends after this long without packets either way.' },
+    { key: 'routes', type: 'sections', section: 'route', doc: 'http only: [[listeners.NAME.routes]], first match wins, else the listener\'s pool.' },
+  ],
+};
+
+export const ROUTE: SectionSpec = {
+  name: 'route',
+  path: 'listeners.NAME.routes[i]',
+  doc: 'One http route; every given condition must match.',
+  keys: [
+    { key: 'host', type: 'host-pattern', doc: 'Host header, exact ("api.example.com") or one wildcard label ("*.example.com"); unset: any host.' },
+    { key: 'path_prefix', type: 'path-prefix', doc: 'Request path starts with this (must start with "/"); unset: any path.' },
+    { key: 'pool', type: 'pool-ref', required: true, doc: 'Pool that takes the matching requests.' },
+  ],
+};
+
+export const POOL: SectionSpec = {
+  name: 'pool',
+  path: 'pools.NAME',
+  doc: 'A named set of backends with a selector and an optional health check.',
+  keys: [
+    { key: 'algorithm', type: 'enum', values: ALGORITHMS, default: 'round-robin', doc: 'How a backend is chosen for each new session.' },
+    { key: 'hash_key', type: 'enum', values: HASH_KEYS, default: 'source-ip', doc: 'consistent-hash only: what is hashed to pick the backend.' },
+    { key: 'retries', type: 'integer', default: 2, min: 0, max: MAX_RETRIES, doc: 'tcp: on a connect failure, try this many other backends.' },
+    {
+      key: 'on_down', type: 'enum', values: ON_DOWN, default: 'keep',
+      doc: 'Established connections of a backend that goes down: keep them, or close them spread over 1s (e.g. database failover).',
+    },
+    { key: 'backends', type: 'sections', section: 'backend', required: true, doc: 'Array of inline tables { address = "HOST:PORT", weight = 1 }; at least one.' },
+    { key: 'health', type: 'section', section: 'health', doc: '[pools.NAME.health]; without it every backend counts as up.' },
+  ],
+};
+
+export const BACKEND: SectionSpec = {
+  name: 'backend',
+  path: 'pools.NAME.backends[i]',
+  doc: 'One HOST:PORT in a pool; the canonical address is its identity across reloads.',
+  keys: [
+    { key: 'address', type: 'address', required: true, doc: 'IP:PORT, [IPv6]:PORT or hostname:PORT, port 1–65535; unique within the pool.' },
+    { key: 'weight', type: 'integer', default: 1, min: 1, max: MAX_WEIGHT, doc: 'Relative share of new sessions.' },
+  ],
+};
+
+export const HEALTH: SectionSpec = {
+  name: 'health',
+  path: 'pools.NAME.health',
+  doc: 'Active health check: a connect (plus optional send/expect) to each backend every interval.',
+  keys: [
+    { key: 'interval', type: 'duration', default: '2s', min: 1, doc: 'Time between two probes of one backend.' },
+    { key: 'timeout', type: 'duration', default: '1s', min: 1, doc: 'A probe not finished after this long fails.' },
+    { key: 'rise', type: 'integer', default: 2, min: 1, max: MAX_RISE_FALL, doc: 'Consecutive passes for a down backend to go up (a new backend starts down).' },
+    { key: 'fall', type: 'integer', default: 3, min: 1, max: MAX_RISE_FALL, doc: 'Consecutive failures for an up backend to go down.' },
+    { key: 'port', type: 'integer', min: 1, max: 65535, doc: 'Probe this port instead of the backend\'s own; unset: the backend\'s port.' },
+    { key: 'send', type: 'bytes', default: '', doc: 'Bytes written after connect; escapes \\r \\n \\t \\\\ \\" \\xHH; empty: send nothing.' },
+    { key: 'expect', type: 'bytes', default: '', doc: 'The reply must start with these bytes (same escapes); empty: a connect alone passes.' },
+  ],
+};
+
+/** Every section, in file order. */
+export const SECTIONS: readonly SectionSpec[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, POOL, BACKEND, HEALTH];
+
+export function sectionSpec(name: SectionName): SectionSpec {
+  const spec = SECTIONS.find((s) => s.name === name);
+  if (spec === undefined) throw new Error(`no section ${name}`);
+  return spec;
+}
+
+/** A default as it would be written in TOML: "30s", 100000, []. */
+export function formatDefault(value: DefaultValue): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+}

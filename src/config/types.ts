@@ -1,0 +1,106 @@
+// The validated, typed, frozen configuration: the only shape the runtime ever sees.
+// Durations are milliseconds, addresses are parsed, CIDRs are pre-parsed; no strings to re-parse.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export type Protocol = 'tcp' | 'udp' | 'http';
+export type Algorithm = 'round-robin' | 'least-connections' | 'consistent-hash' | 'power-of-two';
+export type HashKey = 'source-ip' | 'source-ip-port';
+export type OnDown = 'keep' | 'close';
+export type ProxyProtocol = 'off' | 'v1' | 'v2';
+
+/** A parsed `HOST:PORT`. `host` has no brackets; `''` means all interfaces (bind `:PORT`). */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+  /** 4 or 6 for an IP literal, 0 for a hostname or all interfaces. */
+  readonly family: 0 | 4 | 6;
+  /** Canonical text, `host:port` or `[v6]:port`: the identity of a backend across reloads. */
+  readonly text: string;
+}
+
+/** A pre-parsed CIDR range, ready for net.BlockList.addSubnet(). */
+export interface Cidr {
+  readonly text: string;
+  readonly network: string;
+  readonly prefix: number;
+  readonly family: 4 | 6;
+}
+
+export interface GlobalConfig {
+  readonly logLevel: LogLevel;
+  readonly drainTimeoutMs: number;
+  readonly maxConnections: number;
+}
+
+export interface AdminConfig {
+  readonly bind: Address;
+}
+
+export interface RouteConfig {
+  readonly host?: string;
+  readonly pathPrefix?: string;
+  readonly pool: string;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly protocol: Protocol;
+  readonly bind: Address;
+  readonly pool: string;
+  readonly connectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly allow: readonly Cidr[];
+  readonly deny: readonly Cidr[];
+  readonly proxyProtocol: ProxyProtocol;
+  readonly sessionTimeoutMs: number;
+  readonly routes: readonly RouteConfig[];
+}
+
+export interface BackendConfig {
+  readonly address: Address;
+  readonly weight: number;
+}
+
+export interface HealthConfig {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  /** Probe this port instead of the backend's own. */
+  readonly port?: number;
+  /** Bytes written after connect (escapes already decoded); empty = none. */
+  readonly send: Buffer;
+  /** The reply must start with these bytes; empty = connect alone passes. */
+  readonly expect: Buffer;
+}
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly algorithm: Algorithm;
+  readonly hashKey: HashKey;
+  readonly retries: number;
+  readonly onDown: OnDown;
+  readonly backends: readonly BackendConfig[];
+  readonly health?: HealthConfig;
+}
+
+export interface Config {
+  /** The file it came from (for messages), or '<built-in>'. */
+  readonly source: string;
+  readonly global: GlobalConfig;
+  readonly admin?: AdminConfig;
+  readonly listeners: readonly ListenerConfig[];
+  readonly pools: readonly PoolConfig[];
+}
+
+/** One problem found in a config file. `line`/`column` are 1-based, present when known. */
+export interface ConfigProblem {
+  readonly file: string;
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** Absent means 'error'. Warnings are reported but do not make a config invalid. */
+  readonly severity?: 'error' | 'warning';
+}

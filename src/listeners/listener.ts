@@ -1,0 +1,45 @@
+// The Listener role every protocol implements, and the factory that builds one by protocol.
+// HTTP is loaded by dynamic import only when a config has an http listener, so the core
+// never imports src/http/.
+import type { ListenerConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { EndReason } from '../log/end-reason.js';
+import type { Pool } from '../pool/pool.js';
+import type { ConnectionBudget } from '../runtime/limits.js';
+import { TcpListener } from './tcp/tcp-listener.js';
+
+export interface Listener {
+  readonly name: string;
+  readonly protocol: 'tcp' | 'udp' | 'http';
+  /** The config in force; replaced by reconfigure(). */
+  readonly config: ListenerConfig;
+  readonly pool: Pool;
+  /** Open the socket; rejects with BindError. */
+  listen(): Promise<void>;
+  /** `host:port` actually bound (OS-chosen port resolved). */
+  boundAddress(): string;
+  /** Same bind, new settings (reload): the socket is kept; open sessions keep going. */
+  reconfigure(config: ListenerConfig, pool: Pool): void;
+  /** Stop accepting new clients; open sessions are untouched. */
+  stopAccepting(): Promise<void>;
+  /** Stop accepting, wait for sessions until `deadlineMs` (performance.now()), close the rest. */
+  drain(deadlineMs: number, reason: EndReason): Promise<void>;
+  /** Open sessions right now. */
+  readonly activeSessions: number;
+}
+
+export async function createListener(
+  config: ListenerConfig,
+  pool: Pool,
+  budget: ConnectionBudget,
+  log: Logger,
+): Promise<Listener> {
+  switch (config.protocol) {
+    case 'tcp':
+      return new TcpListener(config, pool, budget, log);
+    case 'udp':
+    case 'http':
+      // TODO(#4, #7): udp and http listeners.
+      throw new Error(`listener ${config.name}: protocol "${config.protocol}" is not available in this build`);
+  }
+}

@@ -1,0 +1,229 @@
+// One TCP session: a client socket spliced to one upstream socket. The backend is dialled at
+// accept (server-first protocols such as MySQL speak before the client does); the client
+// stays paused until the upstream is up, so its early bytes wait in the kernel, not in JS.
+// Invariants: a session ends once and the first EndReason wins; the backend and global
+// slots are released exactly once; no closure or object is created per chunk.
+import net, { type Socket } from 'node:net';
+import type { Backend } from '../../pool/backend.js';
+import type { EndReason } from '../../log/end-reason.js';
+import { logAccess } from '../../log/access.js';
+import { formatHostPort } from '../admission.js';
+import type { TcpListener } from './tcp-listener.js';
+
+function noop(): void {}
+
+/** Errors that mean "the peer went away" rather than a fault of ours or the network's. */
+function isPeerGone(code: string | undefined): boolean {
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+}
+
+export class TcpSession {
+  readonly client: Socket;
+  readonly clientIp: string;
+  readonly clientPort: number;
+  upstream: Socket | null = null;
+  backend: Backend | null = null;
+  /** Backends that failed to connect for this client (retries avoid them); lazily made. */
+  private tried: Set<Backend> | null = null;
+  private attempts = 0;
+  private connected = false;
+  private done = false;
+  private clientClosed = false;
+  private upstreamClosed = false;
+  /** First cause of the end, fixed as soon as one is known (a FIN, a reset, a timeout...). */
+  private reason: EndReason | null = null;
+  private detail: string | undefined = undefined;
+  private readonly startMs: number;
+  bytesIn = 0;
+  bytesOut = 0;
+  private backendLocal: string | null = null;
+  private readonly listener: TcpListener;
+
+  constructor(listener: TcpListener, client: Socket, clientIp: string) {
+    this.listener = listener;
+    this.client = client;
+    this.clientIp = clientIp;
+    this.clientPort = client.remotePort ?? 0;
+    this.startMs = performance.now();
+    client.on('error', this.onClientError);
+    client.on('close', this.onClientClose);
+  }
+
+  /** Dial a backend; called once at accept. */
+  start(): void {
+    this.dial();
+  }
+
+  /** End the session now with `reason` (drain deadline, shutdown, backend closed by health). */
+  close(reason: EndReason): void {
+    this.finish(reason, undefined);
+  }
+
+  get isEstablished(): boolean {
+    return this.connected;
+  }
+
+  private dial(): void {
+    const pool = this.listener.pool;
+    const b = pool.pick(this, this.tried);
+    if (b === undefined) {
+      this.finish(this.attempts === 0 ? 'no_backend' : 'connect_failed', this.detail);
+      return;
+    }
+    this.backend = b;
+    this.attempts++;
+    const up = net.connect({ host: b.address.host, port: b.address.port, allowHalfOpen: true, noDelay: true });
+    this.upstream = up;
+    up.setTimeout(this.listener.config.connectTimeoutMs);
+    up.on('error', this.onUpstreamError);
+    up.on('close', this.onUpstreamClose);
+    up.on('timeout', this.onUpstreamTimeout);
+    up.once('connect', this.onUpstreamConnect);
+  }
+
+  private connectFailed(code: string): void {
+    const up = this.upstream!;
+    const b = this.backend!;
+    up.removeAllListeners();
+    up.on('error', noop);
+    up.destroy();
+    this.upstream = null;
+    this.detail = code;
+    this.listener.pool.reportConnectFailure(b);
+    if (this.done) return;
+    (this.tried ??= new Set()).add(b);
+    const log = this.listener.log;
+    if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
+    if (this.attempts <= this.listener.pool.config.retries) this.dial();
+    else this.finish('connect_failed', code);
+  }
+
+  private readonly onUpstreamConnect = (): void => {
+    const up = this.upstream!;
+    const client = this.client;
+    this.connected = true;
+    up.setTimeout(0);
+    this.listener.pool.acquire(this.backend!);
+    this.backendLocal = formatHostPort(up.localAddress ?? '', up.localPort);
+    if (this.done) return;
+    up.on('data', this.onUpstreamData);
+    up.on('end', this.onUpstreamEnd);
+    up.on('drain', this.onUpstreamDrain);
+    client.on('data', this.onClientData);
+    client.on('end', this.onClientEnd);
+    client.on('drain', this.onClientDrain);
+    client.on('timeout', this.onIdle);
+    client.setTimeout(this.listener.config.idleTimeoutMs);
+    client.resume();
+  };
+
+  // --- the splice: per chunk, two increments and a write; backpressure pauses the source ---
+  // Socket timeouts are refreshed by reads and by completed writes, so the client socket's
+  // idle timer sees traffic in both directions.
+
+  private readonly onClientData = (chunk: Buffer): void => {
+    this.bytesIn += chunk.length;
+    this.backend!.bytesIn += chunk.length;
+    if (!this.upstream!.write(chunk)) this.client.pause();
+  };
+
+  private readonly onUpstreamData = (chunk: Buffer): void => {
+    this.bytesOut += chunk.length;
+    this.backend!.bytesOut += chunk.length;
+    if (!this.client.write(chunk)) this.upstream!.pause();
+  };
+
+  private readonly onUpstreamDrain = (): void => {
+    this.client.resume();
+  };
+
+  private readonly onClientDrain = (): void => {
+    this.upstream?.resume();
+  };
+
+  // --- half-close: a FIN is passed on; the other direction keeps flowing until it ends too ---
+
+  private readonly onClientEnd = (): void => {
+    this.reason ??= 'client_closed';
+    this.upstream?.end();
+  };
+
+  private readonly onUpstreamEnd = (): void => {
+    this.reason ??= 'backend_closed';
+    this.client.end();
+  };
+
+  private readonly onIdle = (): void => {
+    this.finish('idle_timeout', undefined);
+  };
+
+  private readonly onUpstreamTimeout = (): void => {
+    if (!this.connected) this.connectFailed('ETIMEDOUT');
+  };
+
+  // --- errors and resets: a reset on one side is passed on as a reset on the other ---
+
+  private readonly onClientError = (err: NodeJS.ErrnoException): void => {
+    const gone = isPeerGone(err.code);
+    this.reason ??= gone ? 'client_closed' : 'error';
+    this.detail ??= err.code ?? err.message;
+    const up = this.upstream;
+    if (up !== null && !up.destroyed) {
+      if (this.connected && err.code === 'ECONNRESET') up.resetAndDestroy();
+      else up.destroy();
+    }
+  };
+
+  private readonly onUpstreamError = (err: NodeJS.ErrnoException): void => {
+    if (!this.connected) {
+      this.connectFailed(err.code ?? 'ERROR');
+      return;
+    }
+    const gone = isPeerGone(err.code);
+    this.reason ??= gone ? 'backend_closed' : 'error';
+    this.detail ??= err.code ?? err.message;
+    if (!this.client.destroyed) {
+      if (err.code === 'ECONNRESET') this.client.resetAndDestroy();
+      else this.client.destroy();
+    }
+  };
+
+  private readonly onClientClose = (): void => {
+    this.clientClosed = true;
+    if (!this.connected) {
+      // The client left while we were still dialling.
+      this.finish('client_closed', this.detail);
+    } else if (this.upstreamClosed) {
+      this.finish('client_closed', this.detail);
+    }
+  };
+
+  private readonly onUpstreamClose = (): void => {
+    this.upstreamClosed = true;
+    if (this.clientClosed) this.finish('backend_closed', this.detail);
+  };
+
+  /** The one place a session ends: release slots, close what is open, write the access line. */
+  private finish(reason: EndReason, detail: string | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.reason ??= reason;
+    this.detail ??= detail;
+    this.client.setTimeout(0);
+    if (!this.client.destroyed) this.client.destroy();
+    const up = this.upstream;
+    if (up !== null && !up.destroyed) up.destroy();
+    if (this.connected) this.listener.pool.release(this.backend!);
+    this.listener.sessionEnded(this);
+    logAccess(this.listener.log, {
+      client: formatHostPort(this.clientIp, this.clientPort),
+      backend: this.backend === null ? null : this.backend.key,
+      backend_local: this.backendLocal,
+      bytes_in: this.bytesIn,
+      bytes_out: this.bytesOut,
+      duration_ms: Math.round(performance.now() - this.startMs),
+      end: this.reason,
+      ...(this.detail === undefined ? {} : { detail: this.detail }),
+    });
+  }
+}

@@ -1,0 +1,53 @@
+// An in-process balancer for tests: the real config parser, validator and runtime, with
+// logs captured in memory. Ports come from the OS (bind 127.0.0.1:0 in the TOML).
+import type { Test } from 'tap';
+import { parseConfigText } from '../../src/config/load.js';
+import { formatProblem } from '../../src/config/validate.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { LogCapture } from './log-capture.js';
+
+export interface TestLb {
+  runtime: Runtime;
+  logs: LogCapture;
+  /** The OS-chosen port of listener `name`. */
+  port(name: string): number;
+}
+
+export async function startLb(t: Test, toml: string): Promise<TestLb> {
+  const loaded = parseConfigText(toml, 'test.toml');
+  if (!loaded.ok) throw new Error('test config invalid:\n' + loaded.problems.map(formatProblem).join('\n'));
+  const logs = new LogCapture();
+  const runtime = new Runtime(loaded.config, logs.logger('debug'));
+  await runtime.start();
+  t.teardown(() => runtime.stop(0));
+  return {
+    runtime,
+    logs,
+    port(name: string): number {
+      const l = runtime.listeners.get(name);
+      if (!l) throw new Error(`no listener ${name}`);
+      const b = l.boundAddress();
+      return Number(b.slice(b.lastIndexOf(':') + 1));
+    },
+  };
+}
+
+/** A one-listener, one-pool config around `backends` (ports on 127.0.0.1). */
+export function simpleConfig(
+  ports: readonly number[],
+  opts: { listener?: string; pool?: string; global?: string } = {},
+): string {
+  return `[global]
+drain_timeout = "1s"
+${opts.global ?? ''}
+[listeners.front]
+bind = "127.0.0.1:0"
+pool = "p"
+${opts.listener ?? ''}
+[pools.p]
+${opts.pool ?? ''}
+backends = [
+${ports.map((p) => `  { address = "127.0.0.1:${p}" },`).join('\n')}
+]
+`;
+}
