@@ -1,0 +1,70 @@
+// Real Redis servers for integration tests (Debian's redis-server), on loopback ports picked
+// by the OS. Tests that use them skip with a message when redis-server is not installed.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+
+export function haveRedis(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
+    && spawnSync('redis-benchmark', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Ask the OS for a free loopback port (redis-server cannot listen on port 0). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface RedisServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    { stdio: 'ignore' },
+  );
+  // Ready when it accepts a PING.
+  for (let i = 0; ; i++) {
+    if (await ping(port)) break;
+    if (i > 200 || child.exitCode !== null) throw new Error(`redis-server on ${port} did not start`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    port,
+    close: async () => {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.on('error', () => resolve(false));
+    s.on('data', (d: Buffer) => {
+      resolve(d.toString().startsWith('+PONG'));
+      s.destroy();
+    });
+    s.write('PING\r\n');
+  });
+}
+
+/** Run redis-benchmark against 127.0.0.1:port; returns exit code and output. */
+export async function redisBenchmark(port: number, args: string[]): Promise<{ code: number; out: string }> {
+  const child = spawn('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, out };
+}
