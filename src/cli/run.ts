@@ -28,8 +28,8 @@ export async function runCommand(opts: { config: string; pretty: boolean }): Pro
   const runtime = new Runtime(config, log);
   installSignals(runtime, log, {
     reload: async () => {
-      // TODO(#3): read, validate, diff, apply.
-      log.warn({ file: opts.config }, 'reload is not supported yet; config unchanged');
+      log.info({ file: opts.config }, 'reload requested');
+      await runtime.reload(opts.config);
     },
   });
   try {

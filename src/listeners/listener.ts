@@ -14,6 +14,8 @@ export interface Listener {
   /** The config in force; replaced by reconfigure(). */
   readonly config: ListenerConfig;
   readonly pool: Pool;
+  /** The listener's child logger (bindings: listener). */
+  readonly log: Logger;
   /** Open the socket; rejects with BindError. */
   listen(): Promise<void>;
   /** `host:port` actually bound (OS-chosen port resolved). */

@@ -1,16 +1,31 @@
 // A backend: one HOST:PORT in a pool, its state and its counters.
 // Direction is defined here once: *in* = client → backend, *out* = backend → client.
 // Counters are plain fields incremented inline; metrics read them at scrape time.
+// `state` is derived from two inputs and cached as a field so the hot path only reads it:
+// draining (admin or reload) wins; otherwise health decides between up and down.
 import type { Address } from '../config/types.js';
+import type { EndReason } from '../log/end-reason.js';
 
 export type BackendState = 'up' | 'down' | 'draining';
+
+/** What a backend needs of a session to close it (on_down = close, drain deadline). */
+export interface Closable {
+  close(reason: EndReason, detail?: string): void;
+}
 
 export class Backend {
   /** Identity across reloads: the canonical address text. */
   readonly key: string;
   readonly address: Address;
   weight: number;
+  /** Effective state, recomputed by the pool on every change of `healthy` or `draining`. */
   state: BackendState;
+  /** Health as the prober (or its absence) sees it. */
+  healthy: boolean;
+  /** Draining: by the admin API, or because a reload removed it. */
+  draining = false;
+  /** Removed from the config by a reload: leaves the pool once its sessions are gone. */
+  removed = false;
   /** Sessions currently open to this backend. */
   active = 0;
   /** Sessions ever opened (successful connects). */
@@ -20,19 +35,23 @@ export class Backend {
   /** Bytes backend → client. */
   bytesOut = 0;
   connectFailures = 0;
+  /** Open sessions, so on_down = close and drain deadlines can reach them. */
+  readonly sessions = new Set<Closable>();
   /** Outcome of the last health probe, if any. */
-  lastCheck: { ok: boolean; atMs: number; detail: string } | null = null;
-  /** Free slot for selectors that keep per-backend bookkeeping (e.g. smooth weighted RR). */
-  selectorState = 0;
+  lastCheck: { ok: boolean; atMs: number; detail: string; durationMs: number } | null = null;
+  checksPassed = 0;
+  checksFailed = 0;
 
-  constructor(address: Address, weight: number, state: BackendState = 'up') {
+  constructor(address: Address, weight: number, healthy = true) {
     this.key = address.text;
     this.address = address;
     this.weight = weight;
-    this.state = state;
+    this.healthy = healthy;
+    this.state = healthy ? 'up' : 'down';
   }
 
-  get isUp(): boolean {
-    return this.state === 'up';
+  /** The state `healthy` and `draining` imply. */
+  computeState(): BackendState {
+    return this.draining ? 'draining' : this.healthy ? 'up' : 'down';
   }
 }

@@ -1,39 +1,64 @@
-// A pool: named backends, their selector, and the bookkeeping every session goes through.
-// Invariants: the selector only ever sees backends whose state is `up`; `active` never goes
-// negative; a backend object keeps its identity (and counters) for as long as its address
-// stays in the pool, so reloads and health changes never reset it.
+// A pool: named backends, their selector, their prober, and the bookkeeping every session
+// goes through. Invariants: the selector only ever sees backends whose state is `up`;
+// `active` never goes negative; a backend object keeps its identity, health and counters for
+// as long as its address stays in the pool, so reloads never flap or reset it; a removed
+// backend stays (draining) until its last session ends or drain_timeout closes it.
 import assert from 'node:assert/strict';
 import type { Logger } from '../log/logger.js';
 import type { PoolConfig } from '../config/types.js';
-import { Backend, type BackendState } from './backend.js';
+import { Backend, type Closable } from './backend.js';
 import type { PickContext, Selector } from './selectors/selector.js';
 import { createSelector } from './selectors/registry.js';
+import { Prober, type HealthSink } from '../health/prober.js';
 
-export class Pool {
+/** on_down = "close": sessions of a backend that went down are closed over this long. */
+const CLOSE_SPREAD_MS = 1000;
+const CLOSE_SPREAD_STEPS = 50;
+
+export class Pool implements HealthSink {
   readonly name: string;
   config: PoolConfig;
-  /** Every backend in config order, plus removed ones still draining (at the end). */
+  /** Every backend in config order, then removed ones still draining. */
   backends: Backend[] = [];
-  private byKey = new Map<string, Backend>();
+  /** Backends eligible for new sessions. Kept up to date on every state change. */
+  upCount = 0;
+  private readonly byKey = new Map<string, Backend>();
   private selector: Selector;
-  private readonly log: Logger;
+  private prober: Prober | null = null;
+  private readonly drainTimers = new Map<Backend, NodeJS.Timeout>();
+  private readonly spreadTimers = new Set<NodeJS.Timeout>();
+  private drainTimeoutMs: number;
+  readonly log: Logger;
 
-  constructor(config: PoolConfig, log: Logger) {
+  constructor(config: PoolConfig, log: Logger, drainTimeoutMs: number) {
     this.name = config.name;
     this.config = config;
+    this.drainTimeoutMs = drainTimeoutMs;
     this.log = log.child({ pool: config.name });
     this.selector = createSelector(config.algorithm, { hashKey: config.hashKey });
     for (const bc of config.backends) {
       // A backend with a health check starts down until it has passed `rise` probes (SPEC).
-      const b = new Backend(bc.address, bc.weight, config.health ? 'down' : 'up');
-      this.backends.push(b);
-      this.byKey.set(b.key, b);
+      this.addBackend(new Backend(bc.address, bc.weight, config.health === undefined));
     }
     this.refresh();
   }
 
-  /** Backends eligible for new sessions. O(1): kept up to date on every state change. */
-  upCount = 0;
+  /** Start health checks (if configured). */
+  start(): void {
+    if (this.config.health === undefined || this.prober !== null) return;
+    this.prober = new Prober(this.config.health, this);
+    for (const b of this.backends) if (!b.removed) this.prober.add(b);
+  }
+
+  /** Stop every timer this pool owns. Sessions are the listeners' business. */
+  stop(): void {
+    this.prober?.stop();
+    this.prober = null;
+    for (const t of this.drainTimers.values()) clearTimeout(t);
+    this.drainTimers.clear();
+    for (const t of this.spreadTimers) clearTimeout(t);
+    this.spreadTimers.clear();
+  }
 
   get(key: string): Backend | undefined {
     return this.byKey.get(key);
@@ -48,33 +73,187 @@ export class Pool {
   }
 
   /** A session to `b` is established. */
-  acquire(b: Backend): void {
+  acquire(b: Backend, session: Closable): void {
     b.active++;
     b.total++;
+    b.sessions.add(session);
     this.selector.onAcquire?.(b);
   }
 
   /** A session to `b` ended. */
-  release(b: Backend): void {
+  release(b: Backend, session: Closable): void {
     b.active--;
     assert.ok(b.active >= 0, `backend ${b.key}: active went negative`);
+    b.sessions.delete(session);
     this.selector.onRelease?.(b);
+    if (b.removed && b.active === 0) this.forget(b);
   }
 
-  /** A connect to `b` failed while serving a client. Health reacts to it in the prober. */
-  reportConnectFailure(b: Backend): void {
+  /** A connect to `b` failed while serving a client: counts against its health at once. */
+  reportConnectFailure(b: Backend, detail: string): void {
     b.connectFailures++;
+    this.prober?.recordPassiveFailure(b, detail);
   }
 
-  /** Move `b` to `state`, log the transition, and tell the selector. No-op when unchanged. */
-  setState(b: Backend, state: BackendState, why: string): void {
-    if (b.state === state) return;
+  /** HealthSink: the prober saw `b` flip. */
+  healthChanged(b: Backend, healthy: boolean, why: string): void {
+    b.healthy = healthy;
+    this.updateState(b, why);
+    if (!healthy && this.config.onDown === 'close' && b.sessions.size > 0) this.closeSpread(b);
+  }
+
+  /** Admin: stop sending new sessions to `key`; open ones live until drain_timeout. */
+  drainBackend(key: string): Backend | undefined {
+    const b = this.byKey.get(key);
+    if (b === undefined || b.removed) return undefined;
+    this.startDrain(b, 'admin drain');
+    return b;
+  }
+
+  /** Admin: undo drainBackend(); the backend goes back to its health-driven state. */
+  enableBackend(key: string): Backend | undefined {
+    const b = this.byKey.get(key);
+    if (b === undefined || b.removed) return undefined;
+    this.stopDrain(b);
+    this.updateState(b, 'admin enable');
+    return b;
+  }
+
+  /**
+   * Apply a new config for this pool (reload). Backends that stay keep their object, health
+   * and counters; new ones start down if there is a health check; removed ones drain.
+   */
+  reconfigure(config: PoolConfig, drainTimeoutMs: number): void {
+    const old = this.config;
+    this.config = config;
+    this.drainTimeoutMs = drainTimeoutMs;
+    if (old.algorithm !== config.algorithm || old.hashKey !== config.hashKey) {
+      this.selector = createSelector(config.algorithm, { hashKey: config.hashKey });
+    }
+    const keep = new Set<string>();
+    const order: Backend[] = [];
+    for (const bc of config.backends) {
+      keep.add(bc.address.text);
+      let b = this.byKey.get(bc.address.text);
+      if (b === undefined) {
+        b = new Backend(bc.address, bc.weight, config.health === undefined);
+        this.addBackend(b);
+        this.prober?.add(b);
+      } else if (b.removed) {
+        // Back in the config while still draining from an earlier reload.
+        b.removed = false;
+        this.stopDrain(b);
+      }
+      b.weight = bc.weight;
+      order.push(b);
+    }
+    for (const b of this.backends) {
+      if (keep.has(b.key)) continue;
+      order.push(b);
+      if (!b.removed) {
+        b.removed = true;
+        this.prober?.remove(b);
+        this.startDrain(b, 'removed by reload');
+      }
+    }
+    this.backends = order;
+    for (const b of order) if (b.removed && b.active === 0) this.forget(b);
+    // Health section added, removed or changed. Backends keep their current health.
+    if (config.health === undefined && this.prober !== null) {
+      this.prober.stop();
+      this.prober = null;
+      for (const b of this.backends) if (!b.healthy) this.healthChanged(b, true, 'health check removed');
+    } else if (config.health !== undefined && this.prober === null) {
+      this.start();
+    } else if (config.health !== undefined) {
+      this.prober!.reconfigure(config.health);
+    }
+    for (const b of this.backends) this.updateState(b, 'reload', false);
+    this.refresh();
+  }
+
+  /** Drain every backend (the pool left the config); resolves nothing, timers do the rest. */
+  retire(): void {
+    this.prober?.stop();
+    this.prober = null;
+    for (const b of this.backends) {
+      if (!b.removed) {
+        b.removed = true;
+        this.startDrain(b, 'pool removed by reload');
+      }
+    }
+    for (const b of [...this.backends]) if (b.active === 0) this.forget(b);
+  }
+
+  private addBackend(b: Backend): void {
+    this.backends.push(b);
+    this.byKey.set(b.key, b);
+  }
+
+  /** Drop a removed backend whose sessions are all gone. */
+  private forget(b: Backend): void {
+    this.stopDrainTimer(b);
+    this.backends = this.backends.filter((x) => x !== b);
+    if (this.byKey.get(b.key) === b) this.byKey.delete(b.key);
+    this.log.info({ backend: b.key }, 'backend removed');
+  }
+
+  private startDrain(b: Backend, why: string): void {
+    b.draining = true;
+    this.updateState(b, why);
+    if (this.drainTimers.has(b)) return;
+    if (b.sessions.size === 0) return;
+    const t = setTimeout(() => {
+      this.drainTimers.delete(b);
+      for (const s of [...b.sessions]) s.close('drained');
+    }, this.drainTimeoutMs);
+    t.unref();
+    this.drainTimers.set(b, t);
+  }
+
+  private stopDrain(b: Backend): void {
+    b.draining = false;
+    this.stopDrainTimer(b);
+  }
+
+  private stopDrainTimer(b: Backend): void {
+    const t = this.drainTimers.get(b);
+    if (t !== undefined) clearTimeout(t);
+    this.drainTimers.delete(b);
+  }
+
+  /**
+   * on_down = "close": close `b`'s sessions spread over about a second, so that after a
+   * failover its clients do not all reconnect in the same millisecond.
+   */
+  private closeSpread(b: Backend): void {
+    const victims = [...b.sessions];
+    const perStep = Math.ceil(victims.length / CLOSE_SPREAD_STEPS);
+    let i = 0;
+    const step = (): void => {
+      for (let n = 0; n < perStep && i < victims.length; n++, i++) victims[i]!.close('backend_closed', 'backend_down');
+      if (i < victims.length) {
+        const t = setTimeout(() => {
+          this.spreadTimers.delete(t);
+          step();
+        }, CLOSE_SPREAD_MS / CLOSE_SPREAD_STEPS);
+        this.spreadTimers.add(t);
+      }
+    };
+    this.log.warn({ backend: b.key, sessions: victims.length }, 'closing sessions of a backend that went down');
+    step();
+  }
+
+  /** Recompute `b.state` from its inputs, log a transition, refresh the selector. */
+  private updateState(b: Backend, why: string, refresh = true): void {
+    const state = b.computeState();
+    if (state === b.state) return;
     const from = b.state;
     b.state = state;
     const fields = { backend: b.key, from, to: state, why };
     if (state === 'down') this.log.warn(fields, 'backend down');
     else this.log.info(fields, state === 'up' ? 'backend up' : 'backend draining');
-    this.refresh();
+    if (refresh) this.refresh();
   }
 
   /** Rebuild the selector's view after a state or weight change. O(n). */
@@ -85,3 +264,4 @@ export class Pool {
     this.selector.update(up);
   }
 }
+

@@ -1,11 +1,20 @@
 // The runtime owns every live object (pools, listeners, the global budget) and applies a
-// validated Config to them. Nothing else creates or closes listeners.
-import type { Config } from '../config/types.js';
+// validated Config to them: start(config), reload(file) → ReloadResult, stop(drainTimeoutMs).
+// Reload order (so that nothing is refused and a failure changes nothing): open new binds
+// first; only when all succeeded, reconfigure what stays, then drain what left.
+import type { Config, ConfigProblem, ListenerConfig, LogLevel } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { EndReason } from '../log/end-reason.js';
+import { loadConfigFile } from '../config/load.js';
+import { formatProblem } from '../config/validate.js';
+import { diffConfig } from '../config/diff.js';
 import { Pool } from '../pool/pool.js';
 import { createListener, type Listener } from '../listeners/listener.js';
 import { ConnectionBudget } from './limits.js';
+
+export type ReloadResult =
+  | { readonly ok: true; readonly changed: boolean; readonly summary: string }
+  | { readonly ok: false; readonly error: string; readonly problems: readonly ConfigProblem[] };
 
 export class Runtime {
   config: Config;
@@ -13,7 +22,12 @@ export class Runtime {
   readonly listeners = new Map<string, Listener>();
   readonly budget: ConnectionBudget;
   readonly log: Logger;
+  /** Listeners removed by a reload, still draining their sessions. */
+  private readonly retiring = new Set<Listener>();
+  private readonly retiredPools = new Set<Pool>();
   private stopping: Promise<void> | null = null;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  reloads = { applied: 0, rejected: 0 };
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -23,38 +37,149 @@ export class Runtime {
 
   /** Build pools and listeners and bind every listener; on a bind failure close what opened and throw. */
   async start(): Promise<void> {
-    for (const pc of this.config.pools) this.pools.set(pc.name, new Pool(pc, this.log));
+    for (const pc of this.config.pools) this.pools.set(pc.name, new Pool(pc, this.log, this.config.global.drainTimeoutMs));
     try {
       for (const lc of this.config.listeners) {
-        const listener = await createListener(lc, this.pools.get(lc.pool)!, this.budget, this.log);
+        const listener = await this.openListener(lc, this.pools);
         this.listeners.set(lc.name, listener);
-        await listener.listen();
       }
     } catch (err) {
       await Promise.all([...this.listeners.values()].map((l) => l.drain(0, 'shutdown')));
       this.listeners.clear();
+      for (const p of this.pools.values()) p.stop();
       throw err;
     }
+    for (const p of this.pools.values()) p.start();
   }
 
-  /** Active sessions across all listeners. */
+  /** Active sessions across all listeners, retiring ones included. */
   get activeSessions(): number {
     let n = 0;
     for (const l of this.listeners.values()) n += l.activeSessions;
+    for (const l of this.retiring) n += l.activeSessions;
     return n;
+  }
+
+  /** Read, validate and apply `file`. Reloads are serialised; never throws. */
+  reload(file: string): Promise<ReloadResult> {
+    const next = this.reloadChain.then(() => this.reloadNow(file));
+    this.reloadChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(file: string): Promise<ReloadResult> {
+    if (this.stopping !== null) return this.rejected('stopping', []);
+    const loaded = loadConfigFile(file);
+    if (!loaded.ok) return this.rejected(`${file} is invalid`, loaded.problems);
+    try {
+      return await this.apply(loaded.config);
+    } catch (err) {
+      return this.rejected(`apply failed: ${(err as Error).message}`, []);
+    }
+  }
+
+  private rejected(error: string, problems: readonly ConfigProblem[]): ReloadResult {
+    this.reloads.rejected++;
+    for (const p of problems) this.log.error({ problem: formatProblem(p) }, 'config problem');
+    this.log.error({ error, problems: problems.length }, 'reload rejected; the running config is unchanged');
+    return { ok: false, error, problems };
+  }
+
+  /** Apply a validated config. Opens new binds first; on failure nothing changes. */
+  async apply(next: Config): Promise<ReloadResult> {
+    const d = diffConfig(this.config, next);
+    const drainMs = next.global.drainTimeoutMs;
+    // 1. Pools that are new: built now, started only once everything else succeeded.
+    const newPools = new Map<string, Pool>();
+    for (const pc of d.poolsAdded) newPools.set(pc.name, new Pool(pc, this.log, drainMs));
+    const poolsAfter = new Map<string, Pool>([...this.pools].filter(([n]) => !d.poolsRemoved.some((p) => p.name === n)));
+    for (const [n, p] of newPools) poolsAfter.set(n, p);
+    // 2. New sockets before anything closes. A bind still held by a listener that is going
+    // away (renamed listener, swapped protocols) can only open after that one stops accepting.
+    const leaving = [...d.listenersRemoved.map((l) => this.listeners.get(l.name)!), ...d.listenersRebound.map((c) => this.listeners.get(c.old.name)!)];
+    const toOpen = [...d.listenersAdded, ...d.listenersRebound.map((c) => c.new)];
+    const free = toOpen.filter((lc) => !leaving.some((l) => sameSocket(l.config, lc)));
+    const takeovers = toOpen.filter((lc) => leaving.some((l) => sameSocket(l.config, lc)));
+    const opened = new Map<string, Listener>();
+    try {
+      for (const lc of free) opened.set(lc.name, await this.openListener(lc, poolsAfter));
+      for (const lc of takeovers) {
+        for (const l of leaving) if (sameSocket(l.config, lc)) await l.stopAccepting();
+        opened.set(lc.name, await this.openListener(lc, poolsAfter));
+      }
+    } catch (err) {
+      await Promise.all([...opened.values()].map((l) => l.drain(0, 'shutdown')));
+      for (const p of newPools.values()) p.stop();
+      throw err;
+    }
+    // 3. Commit: from here on nothing can fail.
+    for (const c of d.poolsKept) this.pools.get(c.new.name)!.reconfigure(c.new, drainMs);
+    for (const [n, p] of newPools) {
+      this.pools.set(n, p);
+      p.start();
+    }
+    for (const c of d.listenersKept) this.listeners.get(c.new.name)!.reconfigure(c.new, poolsAfter.get(c.new.pool)!);
+    const deadline = performance.now() + drainMs;
+    for (const l of leaving) {
+      this.listeners.delete(l.name);
+      this.retire(l, deadline);
+    }
+    for (const [n, l] of opened) this.listeners.set(n, l);
+    for (const pc of d.poolsRemoved) {
+      const p = this.pools.get(pc.name)!;
+      this.pools.delete(pc.name);
+      p.retire();
+      this.retiredPools.add(p);
+    }
+    this.budget.max = next.global.maxConnections;
+    if (next.global.logLevel !== this.config.global.logLevel) this.setLogLevel(next.global.logLevel);
+    this.config = next;
+    this.reloads.applied++;
+    const summary =
+      `listeners +${d.listenersAdded.length} -${d.listenersRemoved.length} ~${d.listenersRebound.length} =${d.listenersKept.length}, ` +
+      `pools +${d.poolsAdded.length} -${d.poolsRemoved.length} =${d.poolsKept.length}`;
+    this.log.info({ summary, changed: !d.unchanged }, 'reload applied');
+    return { ok: true, changed: !d.unchanged, summary };
+  }
+
+  /** pino children keep the level they were made with: set it on each. */
+  private setLogLevel(level: LogLevel): void {
+    this.log.level = level;
+    for (const l of this.listeners.values()) l.log.level = level;
+    for (const p of this.pools.values()) p.log.level = level;
+  }
+
+  private async openListener(lc: ListenerConfig, pools: Map<string, Pool>): Promise<Listener> {
+    const listener = await createListener(lc, pools.get(lc.pool)!, this.budget, this.log);
+    await listener.listen();
+    return listener;
+  }
+
+  private retire(l: Listener, deadline: number): void {
+    this.retiring.add(l);
+    void l.drain(deadline, 'drained').then(() => this.retiring.delete(l));
   }
 
   /**
    * Graceful stop: stop accepting everywhere, let sessions finish for up to `drainTimeoutMs`,
-   * close the rest as `shutdown`. Idempotent; a second call with 0 shortens the wait.
+   * close the rest as `shutdown`, stop every pool timer. A second call with a shorter
+   * timeout cuts the wait.
    */
   async stop(drainTimeoutMs: number = this.config.global.drainTimeoutMs, reason: EndReason = 'shutdown'): Promise<void> {
     const deadline = performance.now() + drainTimeoutMs;
-    const all = Promise.all([...this.listeners.values()].map((l) => l.drain(deadline, reason))).then(() => undefined);
-    if (this.stopping === null) {
-      this.log.info({ drain_timeout_ms: drainTimeoutMs, active: this.activeSessions }, 'stopping');
-      this.stopping = all;
-    }
-    await all;
+    const all = [...this.listeners.values(), ...this.retiring];
+    if (this.stopping === null) this.log.info({ drain_timeout_ms: drainTimeoutMs, active: this.activeSessions }, 'stopping');
+    const done = Promise.all(all.map((l) => l.drain(deadline, reason))).then(() => {
+      for (const p of this.pools.values()) p.stop();
+      for (const p of this.retiredPools) p.stop();
+    });
+    this.stopping ??= done;
+    await done;
   }
+}
+
+/** Would `a` and `b` need the same socket? Same protocol family of socket and same bind text. */
+function sameSocket(a: ListenerConfig, b: ListenerConfig): boolean {
+  const kind = (p: string): string => (p === 'udp' ? 'udp' : 'tcp');
+  return kind(a.protocol) === kind(b.protocol) && a.bind.port === b.bind.port && a.bind.port !== 0 && a.bind.host === b.bind.host;
 }

@@ -5,6 +5,7 @@
 // slots are released exactly once; no closure or object is created per chunk.
 import net, { type Socket } from 'node:net';
 import type { Backend } from '../../pool/backend.js';
+import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
@@ -38,9 +39,12 @@ export class TcpSession {
   bytesOut = 0;
   private backendLocal: string | null = null;
   private readonly listener: TcpListener;
+  /** The pool at accept time; a reload may point the listener at another one meanwhile. */
+  private readonly pool: Pool;
 
   constructor(listener: TcpListener, client: Socket, clientIp: string) {
     this.listener = listener;
+    this.pool = listener.pool;
     this.client = client;
     this.clientIp = clientIp;
     this.clientPort = client.remotePort ?? 0;
@@ -54,9 +58,9 @@ export class TcpSession {
     this.dial();
   }
 
-  /** End the session now with `reason` (drain deadline, shutdown, backend closed by health). */
-  close(reason: EndReason): void {
-    this.finish(reason, undefined);
+  /** End the session now with `reason` (drain deadline, shutdown, on_down = close). */
+  close(reason: EndReason, detail?: string): void {
+    this.finish(reason, detail);
   }
 
   get isEstablished(): boolean {
@@ -64,8 +68,7 @@ export class TcpSession {
   }
 
   private dial(): void {
-    const pool = this.listener.pool;
-    const b = pool.pick(this, this.tried);
+    const b = this.pool.pick(this, this.tried);
     if (b === undefined) {
       this.finish(this.attempts === 0 ? 'no_backend' : 'connect_failed', this.detail);
       return;
@@ -89,12 +92,12 @@ export class TcpSession {
     up.destroy();
     this.upstream = null;
     this.detail = code;
-    this.listener.pool.reportConnectFailure(b);
+    this.pool.reportConnectFailure(b, code);
     if (this.done) return;
     (this.tried ??= new Set()).add(b);
     const log = this.listener.log;
     if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
-    if (this.attempts <= this.listener.pool.config.retries) this.dial();
+    if (this.attempts <= this.pool.config.retries) this.dial();
     else this.finish('connect_failed', code);
   }
 
@@ -103,7 +106,7 @@ export class TcpSession {
     const client = this.client;
     this.connected = true;
     up.setTimeout(0);
-    this.listener.pool.acquire(this.backend!);
+    this.pool.acquire(this.backend!, this);
     this.backendLocal = formatHostPort(up.localAddress ?? '', up.localPort);
     if (this.done) return;
     up.on('data', this.onUpstreamData);
@@ -213,7 +216,7 @@ export class TcpSession {
     if (!this.client.destroyed) this.client.destroy();
     const up = this.upstream;
     if (up !== null && !up.destroyed) up.destroy();
-    if (this.connected) this.listener.pool.release(this.backend!);
+    if (this.connected) this.pool.release(this.backend!, this);
     this.listener.sessionEnded(this);
     logAccess(this.listener.log, {
       client: formatHostPort(this.clientIp, this.clientPort),

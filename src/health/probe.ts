@@ -1,0 +1,57 @@
+// One TCP probe: connect within `timeoutMs`; optionally write `send`; optionally require the
+// reply to start with `expect`. Resolves with a result and never rejects; the socket and the
+// timer are released on every path (a probe must never leak).
+import net from 'node:net';
+
+export interface ProbeTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly timeoutMs: number;
+  readonly send: Buffer;
+  readonly expect: Buffer;
+}
+
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** "ok", an errno ("ECONNREFUSED"), "timeout", or "unexpected reply: ..." */
+  readonly detail: string;
+  readonly durationMs: number;
+}
+
+/** Printable, bounded rendering of reply bytes for a log line. */
+function show(b: Buffer): string {
+  return JSON.stringify(b.subarray(0, 64).toString('latin1'));
+}
+
+export function tcpProbe(target: ProbeTarget): Promise<ProbeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let done = false;
+    let received: Buffer = Buffer.alloc(0);
+    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const finish = (ok: boolean, detail: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ ok, detail, durationMs: performance.now() - started });
+    };
+    const timer = setTimeout(() => finish(false, 'timeout'), target.timeoutMs);
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
+    socket.on('connect', () => {
+      if (target.send.length > 0) socket.write(target.send);
+      if (target.expect.length === 0) finish(true, 'ok');
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const n = Math.min(received.length, target.expect.length);
+      if (!received.subarray(0, n).equals(target.expect.subarray(0, n))) {
+        finish(false, `unexpected reply: ${show(received)}`);
+      } else if (received.length >= target.expect.length) {
+        finish(true, 'ok');
+      }
+    });
+    socket.on('end', () => finish(false, received.length === 0 ? 'closed without reply' : `short reply: ${show(received)}`));
+    socket.on('close', () => finish(false, 'closed'));
+  });
+}

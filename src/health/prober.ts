@@ -1,0 +1,108 @@
+// The prober: one per pool with a [health] section. Each backend has its own chain of
+// probes, one in flight at a time, every `interval` with ±10% jitter so that hundreds of
+// probes do not fire in the same tick (Envoy's interval_jitter). Results feed the backend's
+// Hysteresis; only transitions reach the pool. Passive failures (a connect that failed
+// while serving a client) are recorded at once, without waiting for the next probe.
+import type { HealthConfig } from '../config/types.js';
+import type { Backend } from '../pool/backend.js';
+import { Hysteresis } from './hysteresis.js';
+import { tcpProbe, type ProbeResult } from './probe.js';
+
+/** How results reach the pool. */
+export interface HealthSink {
+  /** Health of `b` flipped; `why` is the probe detail that tipped it. */
+  healthChanged(b: Backend, healthy: boolean, why: string): void;
+}
+
+const JITTER = 0.1;
+
+class BackendProbe {
+  timer: NodeJS.Timeout | null = null;
+  inFlight = false;
+  stopped = false;
+  readonly hysteresis: Hysteresis;
+  constructor(
+    readonly backend: Backend,
+    rise: number,
+    fall: number,
+  ) {
+    this.hysteresis = new Hysteresis(rise, fall, backend.healthy);
+  }
+}
+
+export class Prober {
+  private config: HealthConfig;
+  private readonly sink: HealthSink;
+  private readonly probes = new Map<Backend, BackendProbe>();
+  /** Probe function; a UDP pool swaps in its datagram probe (#4). */
+  probe: (b: Backend, cfg: HealthConfig) => Promise<ProbeResult> = (b, cfg) =>
+    tcpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect });
+
+  constructor(config: HealthConfig, sink: HealthSink) {
+    this.config = config;
+    this.sink = sink;
+  }
+
+  /** Start probing `b` (idempotent). The first probe runs soon, so new backends come up fast. */
+  add(b: Backend): void {
+    if (this.probes.has(b)) return;
+    const p = new BackendProbe(b, this.config.rise, this.config.fall);
+    this.probes.set(b, p);
+    this.schedule(p, Math.random() * Math.min(this.config.intervalMs, 100));
+  }
+
+  /** Stop probing `b`; an in-flight probe's result is dropped. */
+  remove(b: Backend): void {
+    const p = this.probes.get(b);
+    if (!p) return;
+    p.stopped = true;
+    if (p.timer) clearTimeout(p.timer);
+    this.probes.delete(b);
+  }
+
+  /** New health settings (reload): backends keep their current health; rise/fall apply from now. */
+  reconfigure(config: HealthConfig): void {
+    this.config = config;
+    for (const p of this.probes.values()) {
+      p.hysteresis.rise = config.rise;
+      p.hysteresis.fall = config.fall;
+    }
+  }
+
+  /** A connect to `b` failed while serving a client: counts as a failed check now. */
+  recordPassiveFailure(b: Backend, detail: string): void {
+    const p = this.probes.get(b);
+    if (!p) return;
+    this.apply(p, { ok: false, detail: `connect failed while proxying: ${detail}`, durationMs: 0 });
+  }
+
+  stop(): void {
+    for (const b of [...this.probes.keys()]) this.remove(b);
+  }
+
+  private schedule(p: BackendProbe, delayMs: number): void {
+    if (p.stopped) return;
+    p.timer = setTimeout(() => void this.run(p), delayMs);
+  }
+
+  private async run(p: BackendProbe): Promise<void> {
+    p.timer = null;
+    if (p.stopped || p.inFlight) return;
+    p.inFlight = true;
+    const result = await this.probe(p.backend, this.config);
+    p.inFlight = false;
+    if (p.stopped) return;
+    this.apply(p, result);
+    const i = this.config.intervalMs;
+    this.schedule(p, i * (1 - JITTER + 2 * JITTER * Math.random()));
+  }
+
+  private apply(p: BackendProbe, result: ProbeResult): void {
+    const b = p.backend;
+    b.lastCheck = { ok: result.ok, atMs: Date.now(), detail: result.detail, durationMs: Math.round(result.durationMs) };
+    if (result.ok) b.checksPassed++;
+    else b.checksFailed++;
+    const t = p.hysteresis.record(result.ok);
+    if (t !== 'unchanged') this.sink.healthChanged(b, t === 'went_up', result.detail);
+  }
+}
