@@ -23,7 +23,8 @@ function show(b: Buffer): string {
   return JSON.stringify(b.subarray(0, 64).toString('latin1'));
 }
 
-export function tcpProbe(target: ProbeTarget): Promise<ProbeResult> {
+/** `signal` aborts an in-flight probe (the prober stopped): it resolves as failed, "aborted". */
+export function tcpProbe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let done = false;
@@ -33,10 +34,13 @@ export function tcpProbe(target: ProbeTarget): Promise<ProbeResult> {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve({ ok, detail, durationMs: performance.now() - started });
     };
     const timer = setTimeout(() => finish(false, 'timeout'), target.timeoutMs);
+    const onAbort = (): void => finish(false, 'aborted');
+    signal?.addEventListener('abort', onAbort);
     socket.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
     socket.on('connect', () => {
       if (target.send.length > 0) socket.write(target.send);

@@ -12,6 +12,8 @@ import { tcpProbe, type ProbeResult } from './probe.js';
 export interface HealthSink {
   /** Health of `b` flipped; `why` is the probe detail that tipped it. */
   healthChanged(b: Backend, healthy: boolean, why: string): void;
+  /** Every result, for debug logging. */
+  probed(b: Backend, result: ProbeResult): void;
 }
 
 const JITTER = 0.1;
@@ -19,6 +21,8 @@ const JITTER = 0.1;
 class BackendProbe {
   timer: NodeJS.Timeout | null = null;
   inFlight = false;
+  /** Aborts the in-flight probe when the backend or the prober stops. */
+  abort: AbortController | null = null;
   stopped = false;
   readonly hysteresis: Hysteresis;
   constructor(
@@ -35,8 +39,8 @@ export class Prober {
   private readonly sink: HealthSink;
   private readonly probes = new Map<Backend, BackendProbe>();
   /** Probe function; a UDP pool swaps in its datagram probe (#4). */
-  probe: (b: Backend, cfg: HealthConfig) => Promise<ProbeResult> = (b, cfg) =>
-    tcpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect });
+  probe: (b: Backend, cfg: HealthConfig, signal: AbortSignal) => Promise<ProbeResult> = (b, cfg, signal) =>
+    tcpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
 
   constructor(config: HealthConfig, sink: HealthSink) {
     this.config = config;
@@ -57,6 +61,7 @@ export class Prober {
     if (!p) return;
     p.stopped = true;
     if (p.timer) clearTimeout(p.timer);
+    p.abort?.abort();
     this.probes.delete(b);
   }
 
@@ -89,7 +94,9 @@ export class Prober {
     p.timer = null;
     if (p.stopped || p.inFlight) return;
     p.inFlight = true;
-    const result = await this.probe(p.backend, this.config);
+    p.abort = new AbortController();
+    const result = await this.probe(p.backend, this.config, p.abort.signal);
+    p.abort = null;
     p.inFlight = false;
     if (p.stopped) return;
     this.apply(p, result);
@@ -102,6 +109,7 @@ export class Prober {
     b.lastCheck = { ok: result.ok, atMs: Date.now(), detail: result.detail, durationMs: Math.round(result.durationMs) };
     if (result.ok) b.checksPassed++;
     else b.checksFailed++;
+    this.sink.probed(b, result);
     const t = p.hysteresis.record(result.ok);
     if (t !== 'unchanged') this.sink.healthChanged(b, t === 'went_up', result.detail);
   }

@@ -10,6 +10,7 @@ import { Backend, type Closable } from './backend.js';
 import type { PickContext, Selector } from './selectors/selector.js';
 import { createSelector } from './selectors/registry.js';
 import { Prober, type HealthSink } from '../health/prober.js';
+import type { ProbeResult } from '../health/probe.js';
 
 /** on_down = "close": sessions of a backend that went down are closed over this long. */
 const CLOSE_SPREAD_MS = 1000;
@@ -100,6 +101,13 @@ export class Pool implements HealthSink {
     b.healthy = healthy;
     this.updateState(b, why);
     if (!healthy && this.config.onDown === 'close' && b.sessions.size > 0) this.closeSpread(b);
+  }
+
+  /** HealthSink: one probe result (debug only: probes are not hot, but they are frequent). */
+  probed(b: Backend, result: ProbeResult): void {
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ backend: b.key, ok: result.ok, detail: result.detail, duration_ms: Math.round(result.durationMs) }, 'health check');
+    }
   }
 
   /** Admin: stop sending new sessions to `key`; open ones live until drain_timeout. */
@@ -228,7 +236,8 @@ export class Pool implements HealthSink {
    */
   private closeSpread(b: Backend): void {
     const victims = [...b.sessions];
-    const perStep = Math.ceil(victims.length / CLOSE_SPREAD_STEPS);
+    const steps = Math.min(victims.length, CLOSE_SPREAD_STEPS);
+    const perStep = Math.ceil(victims.length / steps);
     let i = 0;
     const step = (): void => {
       for (let n = 0; n < perStep && i < victims.length; n++, i++) victims[i]!.close('backend_closed', 'backend_down');
@@ -236,7 +245,7 @@ export class Pool implements HealthSink {
         const t = setTimeout(() => {
           this.spreadTimers.delete(t);
           step();
-        }, CLOSE_SPREAD_MS / CLOSE_SPREAD_STEPS);
+        }, CLOSE_SPREAD_MS / steps);
         this.spreadTimers.add(t);
       }
     };

@@ -2,7 +2,7 @@
 // `lb run` serving traffic and stopping gracefully on SIGTERM, `lb demo`, --version/--help.
 import t from 'tap';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { echoServer, connect, collect } from '../support/backends.js';
 import { runLb, spawnLb, writeConfig } from '../support/lb-process.js';
 import { simpleConfig } from '../support/lb.js';
@@ -128,4 +128,35 @@ t.test('lb demo --duration prints a table and exits 0', async (t) => {
   t.match(r.stdout, /backend\s+state\s+weight\s+active\s+total/);
   t.match(r.stdout, /127\.0\.0\.1:\d+\s+up/);
   t.match(r.stdout, /every echo came back byte for byte/);
+});
+
+t.test('lb run: SIGHUP applies a valid file and rejects an invalid one without a gap', async (t) => {
+  const echo = await echoServer();
+  t.teardown(() => echo.close());
+  const text = simpleConfig([echo.port]);
+  const file = writeConfig(text);
+  const lb = spawnLb(t, ['run', '-c', file]);
+  const port = await lb.port('front');
+  writeFileSync(file, text + '\n[listeners.added]\nbind = "127.0.0.1:0"\npool = "p"\n');
+  lb.child.kill('SIGHUP');
+  await lb.logs.waitFor({ msg: 'reload applied' });
+  const added = await lb.port('added');
+  for (const p of [port, added]) {
+    const s = await connect(p, '127.0.0.1', false);
+    const got = collect(s);
+    s.end('hup');
+    t.equal((await got).data.toString(), 'hup', `port ${p} serves after reload`);
+  }
+  writeFileSync(file, text.replace('pool = "p"', 'pool = "missing"'));
+  lb.child.kill('SIGHUP');
+  const rejected = await lb.logs.waitFor({ msg: 'reload rejected; the running config is unchanged' });
+  t.equal(rejected.level, 50);
+  const problem = await lb.logs.waitFor({ msg: 'config problem' });
+  t.match(problem.problem, /listeners\.front\.pool: no pool named "missing"/);
+  const s = await connect(added, '127.0.0.1', false);
+  const got = collect(s);
+  s.end('still');
+  t.equal((await got).data.toString(), 'still', 'old config still serving');
+  lb.child.kill('SIGTERM');
+  t.equal(await lb.exited, 0);
 });

@@ -1,0 +1,86 @@
+// Pool behaviour with real sessions: on_down = keep vs close (spread over about a second),
+// and draining through the runtime operation the admin API will call.
+import t from 'tap';
+import net from 'node:net';
+import { once } from 'node:events';
+import { echoServer, startServer, connect, collect, type TestServer } from '../support/backends.js';
+import { startLb, simpleConfig } from '../support/lb.js';
+
+/** A backend whose health probe port can be switched off independently of its data port. */
+async function healthSwitch(): Promise<TestServer> {
+  return startServer((s) => s.end());
+}
+
+async function openSessions(port: number, n: number): Promise<net.Socket[]> {
+  const out: net.Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await connect(port, '127.0.0.1', false);
+    s.write('x');
+    await once(s, 'data');
+    out.push(s);
+  }
+  return out;
+}
+
+for (const onDown of ['keep', 'close'] as const) {
+  t.test(`on_down = "${onDown}"`, async (t) => {
+    const echo = await echoServer();
+    const sw = await healthSwitch();
+    t.teardown(() => Promise.all([echo.close(), sw.close()]));
+    const health = `[pools.p.health]\ninterval = "30ms"\ntimeout = "200ms"\nrise = 1\nfall = 1\nport = ${sw.port}\n`;
+    const lb = await startLb(t, simpleConfig([echo.port], { pool: `on_down = "${onDown}"` }) + health);
+    await lb.logs.waitFor({ msg: 'backend up' });
+    const sessions = await openSessions(lb.port('front'), 20);
+    const closed = sessions.map((s) => collect(s));
+    await sw.close();
+    await lb.logs.waitFor({ msg: 'backend down' });
+    if (onDown === 'keep') {
+      // Established sessions are left alone.
+      for (const s of sessions) {
+        s.write('y');
+        const [d] = (await once(s, 'data')) as [Buffer];
+        t.equal(d.toString(), 'y');
+      }
+      for (const s of sessions) s.end();
+      await Promise.all(closed);
+      const ends = await lb.logs.waitForCount({ msg: 'session ended' }, 20);
+      t.same(new Set(ends.map((e) => e.end)), new Set(['client_closed']));
+    } else {
+      await Promise.all(closed);
+      const ends = await lb.logs.waitForCount({ msg: 'session ended' }, 20);
+      t.same(new Set(ends.map((e) => `${e.end}/${e.detail}`)), new Set(['backend_closed/backend_down']));
+      const times = ends.map((e) => e.time as number);
+      const spread = Math.max(...times) - Math.min(...times);
+      t.ok(spread >= 500, `closes spread over ${spread} ms, not all at once`);
+      t.comment(`on_down=close: 20 sessions closed over ${spread} ms`);
+    }
+  });
+}
+
+t.test('drain through the runtime: no new sessions, the open one continues; enable restores', async (t) => {
+  const [a, b] = await Promise.all([echoServer(), echoServer()]);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const lb = await startLb(t, simpleConfig([a.port, b.port]));
+  const pool = lb.runtime.pools.get('p')!;
+  const keyA = `127.0.0.1:${a.port}`;
+  // Open sessions until one lands on A.
+  const open: net.Socket[] = [];
+  while (pool.get(keyA)!.active === 0) open.push(...(await openSessions(lb.port('front'), 1)));
+  t.ok(pool.drainBackend(keyA));
+  t.equal(pool.get(keyA)!.state, 'draining');
+  await lb.logs.waitFor({ msg: 'backend draining', backend: keyA });
+  const acceptedBefore = a.accepted;
+  const more = await openSessions(lb.port('front'), 6);
+  t.equal(a.accepted, acceptedBefore, 'no new connection reached the draining backend');
+  for (const s of open) {
+    s.write('still');
+    const [d] = (await once(s, 'data')) as [Buffer];
+    t.equal(d.toString(), 'still');
+  }
+  t.ok(pool.enableBackend(keyA));
+  t.equal(pool.get(keyA)!.state, 'up');
+  const after = await openSessions(lb.port('front'), 4);
+  t.ok(a.accepted > acceptedBefore, 'enabled backend takes new sessions again');
+  for (const s of [...open, ...more, ...after]) s.destroy();
+  t.equal(pool.drainBackend('10.9.9.9:1'), undefined, 'unknown backend');
+});
