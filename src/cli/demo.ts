@@ -5,12 +5,13 @@ import { parseConfigText } from '../config/load.js';
 import { formatProblem } from '../config/validate.js';
 import pino from 'pino';
 import { Runtime } from '../runtime/runtime.js';
-import { startTcpEcho, type DemoBackend } from '../demo/echo-backends.js';
-import { DemoTraffic } from '../demo/traffic.js';
+import { startTcpEcho, startUdpEcho, type DemoBackend } from '../demo/echo-backends.js';
+import { DemoTraffic, DemoUdpTraffic } from '../demo/traffic.js';
+import type { UdpListener } from '../listeners/udp/udp-listener.js';
 import { renderTable, formatBytes } from './format.js';
 import type { TcpListener } from '../listeners/tcp/tcp-listener.js';
 
-export function demoConfigText(ports: readonly number[]): string {
+export function demoConfigText(ports: readonly number[], udpPort: number): string {
   return `# lb demo: built-in config
 [global]
 log_level = "warn"
@@ -28,13 +29,25 @@ algorithm = "round-robin"
 backends = [
 ${ports.map((p, i) => `  { address = "127.0.0.1:${p}", weight = ${i === ports.length - 1 ? 2 : 1} },`).join('\n')}
 ]
+
+[listeners.game]
+protocol = "udp"
+bind = "127.0.0.1:0"
+pool = "game"
+session_timeout = "2s"
+
+[pools.game]
+algorithm = "consistent-hash"
+hash_key = "source-ip-port"
+backends = [{ address = "127.0.0.1:${udpPort}" }]
 `;
 }
 
 export async function demoCommand(opts: { duration?: number }): Promise<number> {
   const backends: DemoBackend[] = [];
   for (const name of ['echo-a', 'echo-b', 'echo-c']) backends.push(await startTcpEcho(name));
-  const loaded = parseConfigText(demoConfigText(backends.map((b) => b.port)), '<demo>');
+  const udpEcho = await startUdpEcho('udp-echo');
+  const loaded = parseConfigText(demoConfigText(backends.map((b) => b.port), udpEcho.port), '<demo>');
   if (!loaded.ok) {
     for (const p of loaded.problems) process.stderr.write(formatProblem(p) + '\n');
     return 1;
@@ -45,20 +58,27 @@ export async function demoCommand(opts: { duration?: number }): Promise<number> 
   await runtime.start();
   const listener = runtime.listeners.get('echo') as TcpListener;
   const pool = runtime.pools.get('echo')!;
+  const game = runtime.listeners.get('game') as UdpListener;
+  const gamePool = runtime.pools.get('game')!;
   const tty = process.stdout.isTTY === true;
   process.stdout.write(
     `lb demo: balancer on ${listener.boundAddress()} (round-robin, weights 1/1/2) in front of ` +
-      `3 echo backends; 4 clients${opts.duration ? `; ${opts.duration}s` : '; Ctrl-C to stop'}\n\n`,
+      `3 TCP echo backends; UDP on ${game.boundAddress()} in front of 1 UDP echo backend; ` +
+      `4 TCP and 3 UDP clients${opts.duration ? `; ${opts.duration}s` : '; Ctrl-C to stop'}\n\n`,
   );
   const traffic = new DemoTraffic(listener.port, 4);
+  const udpTraffic = new DemoUdpTraffic(game.port, 3);
   const started = performance.now();
   let lines = 0;
   const draw = (): void => {
-    const rows = pool.backends.map((b) => [b.key, b.state, b.weight, b.active, b.total, formatBytes(b.bytesIn), formatBytes(b.bytesOut)]);
+    const row = (proto: string, b: (typeof pool.backends)[number]): (string | number)[] =>
+      [proto, b.key, b.state, b.weight, b.active, b.total, formatBytes(b.bytesIn), formatBytes(b.bytesOut)];
+    const rows = [...pool.backends.map((b) => row('tcp', b)), ...gamePool.backends.map((b) => row('udp', b))];
     const secs = ((performance.now() - started) / 1000).toFixed(0);
     const text =
-      renderTable(['backend', 'state', 'weight', 'active', 'total', 'bytes in', 'bytes out'], rows) +
-      `\n${secs}s  exchanges ok ${traffic.stats.ok}, failed ${traffic.stats.failed}, echoed ${formatBytes(traffic.stats.bytes)}\n`;
+      renderTable(['proto', 'backend', 'state', 'weight', 'active', 'total', 'bytes in', 'bytes out'], rows) +
+      `\n${secs}s  tcp exchanges ok ${traffic.stats.ok}, failed ${traffic.stats.failed}; ` +
+      `udp datagrams echoed ${udpTraffic.stats.ok}, failed ${udpTraffic.stats.failed}; ${game.sessions.size} udp sessions\n`;
     if (tty && lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[J`);
     process.stdout.write(tty ? text : text + '\n');
     lines = text.split('\n').length - 1;
@@ -71,11 +91,11 @@ export async function demoCommand(opts: { duration?: number }): Promise<number> 
     process.once('SIGTERM', done);
   });
   clearInterval(timer);
-  await traffic.stop();
+  await Promise.all([traffic.stop(), udpTraffic.stop()]);
   draw();
   await runtime.stop(1000);
-  await Promise.all(backends.map((b) => b.close()));
-  const failed = traffic.stats.failed;
+  await Promise.all([...backends, udpEcho].map((b) => b.close()));
+  const failed = traffic.stats.failed + udpTraffic.stats.failed;
   process.stdout.write(failed === 0 ? 'every echo came back byte for byte.\n' : `${failed} exchanges failed.\n`);
   return 0;
 }

@@ -1,6 +1,7 @@
 // Local echo backends for `lb demo`: each TCP echo server writes back what it reads,
 // with backpressure (pipe) and half-close (allowHalfOpen: it ends after the client does).
 import net, { type Server } from 'node:net';
+import dgram from 'node:dgram';
 import { once } from 'node:events';
 
 export interface DemoBackend {
@@ -27,5 +28,19 @@ export async function startTcpEcho(name: string): Promise<DemoBackend> {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
+  };
+}
+
+/** A UDP echo server: each datagram goes back to its sender unchanged. */
+export async function startUdpEcho(name: string): Promise<DemoBackend> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, rinfo) => socket.send(msg, rinfo.port, rinfo.address));
+  socket.on('error', () => {});
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return {
+    name,
+    port: socket.address().port,
+    close: () => new Promise<void>((r) => socket.close(() => r())),
   };
 }

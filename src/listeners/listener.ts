@@ -7,6 +7,7 @@ import type { EndReason } from '../log/end-reason.js';
 import type { Pool } from '../pool/pool.js';
 import type { ConnectionBudget } from '../runtime/limits.js';
 import { TcpListener } from './tcp/tcp-listener.js';
+import { UdpListener } from './udp/udp-listener.js';
 
 export interface Listener {
   readonly name: string;
@@ -40,8 +41,9 @@ export async function createListener(
     case 'tcp':
       return new TcpListener(config, pool, budget, log);
     case 'udp':
+      return new UdpListener(config, pool, budget, log);
     case 'http':
-      // TODO(#4, #7): udp and http listeners.
+      // TODO(#7): http listeners.
       throw new Error(`listener ${config.name}: protocol "${config.protocol}" is not available in this build`);
   }
 }

@@ -11,6 +11,7 @@ import type { PickContext, Selector } from './selectors/selector.js';
 import { createSelector } from './selectors/registry.js';
 import { Prober, type HealthSink } from '../health/prober.js';
 import type { ProbeResult } from '../health/probe.js';
+import { udpProbe } from '../health/udp-probe.js';
 
 /** on_down = "close": sessions of a backend that went down are closed over this long. */
 const CLOSE_SPREAD_MS = 1000;
@@ -44,10 +45,21 @@ export class Pool implements HealthSink {
     this.refresh();
   }
 
+  /**
+   * Which probe a [health] section means: 'udp' for pools behind udp listeners whose check
+   * has a send/expect payload (a datagram query); TCP connect otherwise. Set by the runtime.
+   */
+  probeProtocol: 'tcp' | 'udp' = 'tcp';
+
   /** Start health checks (if configured). */
   start(): void {
     if (this.config.health === undefined || this.prober !== null) return;
     this.prober = new Prober(this.config.health, this);
+    const h = this.config.health;
+    if (this.probeProtocol === 'udp' && (h.send.length > 0 || h.expect.length > 0)) {
+      this.prober.probe = (b, cfg, signal) =>
+        udpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
+    }
     for (const b of this.backends) if (!b.removed) this.prober.add(b);
   }
 
@@ -174,7 +186,14 @@ export class Pool implements HealthSink {
     } else if (config.health !== undefined && this.prober === null) {
       this.start();
     } else if (config.health !== undefined) {
-      this.prober!.reconfigure(config.health);
+      const kindChanged = (old.health!.send.length > 0 || old.health!.expect.length > 0) !== (config.health.send.length > 0 || config.health.expect.length > 0);
+      if (kindChanged) {
+        this.prober!.stop();
+        this.prober = null;
+        this.start();
+      } else {
+        this.prober!.reconfigure(config.health);
+      }
     }
     for (const b of this.backends) this.updateState(b, 'reload', false);
     this.refresh();

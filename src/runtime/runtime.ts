@@ -38,6 +38,7 @@ export class Runtime {
   /** Build pools and listeners and bind every listener; on a bind failure close what opened and throw. */
   async start(): Promise<void> {
     for (const pc of this.config.pools) this.pools.set(pc.name, new Pool(pc, this.log, this.config.global.drainTimeoutMs));
+    markProbeProtocols(this.config, this.pools);
     try {
       for (const lc of this.config.listeners) {
         const listener = await this.openListener(lc, this.pools);
@@ -113,6 +114,7 @@ export class Runtime {
       throw err;
     }
     // 3. Commit: from here on nothing can fail.
+    markProbeProtocols(next, poolsAfter);
     for (const c of d.poolsKept) this.pools.get(c.new.name)!.reconfigure(c.new, drainMs);
     for (const [n, p] of newPools) {
       this.pools.set(n, p);
@@ -175,6 +177,14 @@ export class Runtime {
     });
     this.stopping ??= done;
     await done;
+  }
+}
+
+/** Pools served only by udp listeners probe with datagrams (when their check has a payload). */
+function markProbeProtocols(config: Config, pools: Map<string, Pool>): void {
+  for (const [name, pool] of pools) {
+    const users = config.listeners.filter((l) => l.pool === name);
+    pool.probeProtocol = users.length > 0 && users.every((l) => l.protocol === 'udp') ? 'udp' : 'tcp';
   }
 }
 

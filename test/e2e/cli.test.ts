@@ -126,7 +126,8 @@ t.test('lb demo --duration prints a table and exits 0', async (t) => {
   const r = await runLb(['demo', '--duration', '2']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /backend\s+state\s+weight\s+active\s+total/);
-  t.match(r.stdout, /127\.0\.0\.1:\d+\s+up/);
+  t.match(r.stdout, /tcp\s+127\.0\.0\.1:\d+\s+up/);
+  t.match(r.stdout, /udp\s+127\.0\.0\.1:\d+\s+up/);
   t.match(r.stdout, /every echo came back byte for byte/);
 });
 

@@ -1,0 +1,210 @@
+// A UDP listener: one dgram socket; each datagram is looked up by its source address:port
+// (one Map lookup, O(1)); a miss goes through admission (ACL per datagram source, session
+// limits) and the pool, and opens a UdpSession. Denied, over-limit and unroutable datagrams
+// are dropped and counted, never answered. Sessions expire after session_timeout without
+// traffic either way, found by one coarse sweep timer per listener, never a timer per packet.
+import dgram, { type Socket as DgramSocket, type RemoteInfo } from 'node:dgram';
+import type { ListenerConfig } from '../../config/types.js';
+import type { Logger } from '../../log/logger.js';
+import type { Pool } from '../../pool/pool.js';
+import type { ConnectionBudget } from '../../runtime/limits.js';
+import type { EndReason } from '../../log/end-reason.js';
+import { BindError } from '../../errors.js';
+import { Acl, formatHostPort, normaliseIp } from '../admission.js';
+import { untilDeadline } from '../tcp/tcp-listener.js';
+import { UdpSession } from './udp-session.js';
+
+/** Socket buffers: the kernel doubles the request and caps it (8 MiB here). */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export interface UdpDrops {
+  denied: number;
+  limit: number;
+  noBackend: number;
+  closing: number;
+}
+
+export class UdpListener {
+  readonly name: string;
+  readonly protocol = 'udp' as const;
+  config: ListenerConfig;
+  pool: Pool;
+  readonly log: Logger;
+  private acl: Acl;
+  private readonly budget: ConnectionBudget;
+  private readonly socket: DgramSocket;
+  readonly sessions = new Map<string, UdpSession>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private socketOpen = false;
+  private readonly emptyWaiters: Array<() => void> = [];
+  /** Counters read by status and metrics. */
+  datagramsIn = 0;
+  datagramsOut = 0;
+  sessionsTotal = 0;
+  readonly drops: UdpDrops = { denied: 0, limit: 0, noBackend: 0, closing: 0 };
+
+  constructor(config: ListenerConfig, pool: Pool, budget: ConnectionBudget, log: Logger) {
+    this.name = config.name;
+    this.config = config;
+    this.pool = pool;
+    this.budget = budget;
+    this.log = log.child({ listener: config.name });
+    this.acl = new Acl(config.allow, config.deny);
+    const { host, family } = config.bind;
+    // An all-interfaces bind is dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d.
+    const type = host === '' || family === 6 ? 'udp6' : 'udp4';
+    this.socket = dgram.createSocket({
+      type,
+      ipv6Only: false,
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+    });
+    this.socket.on('error', this.onSocketError);
+    this.socket.on('message', this.onMessage);
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  async listen(): Promise<void> {
+    const { host, port } = this.config.bind;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => reject(new BindError(this.name, this.config.bind.text, err));
+      this.socket.once('error', onError);
+      this.socket.bind({ port, address: host === '' ? undefined : host }, () => {
+        this.socket.off('error', onError);
+        resolve();
+      });
+    });
+    this.socketOpen = true;
+    this.startSweep();
+    this.log.info({ bind: this.boundAddress(), protocol: 'udp', pool: this.pool.name }, 'listening');
+  }
+
+  boundAddress(): string {
+    if (!this.socketOpen) return this.config.bind.text;
+    const a = this.socket.address();
+    return formatHostPort(a.address, a.port);
+  }
+
+  get port(): number {
+    return this.socketOpen ? this.socket.address().port : 0;
+  }
+
+  reconfigure(config: ListenerConfig, pool: Pool): void {
+    const sweepChanged = config.sessionTimeoutMs !== this.config.sessionTimeoutMs;
+    this.config = config;
+    this.pool = pool;
+    this.acl = new Acl(config.allow, config.deny);
+    if (sweepChanged) this.startSweep();
+  }
+
+  /** No new sessions; existing ones keep flowing through the (still open) socket. */
+  async stopAccepting(): Promise<void> {
+    this.closing = true;
+  }
+
+  async drain(deadlineMs: number, reason: EndReason): Promise<void> {
+    this.closing = true;
+    if (this.sessions.size > 0) {
+      await untilDeadline(new Promise<void>((resolve) => this.emptyWaiters.push(resolve)), deadlineMs);
+    }
+    for (const s of [...this.sessions.values()]) s.close(reason);
+    this.stopSweep();
+    if (this.socketOpen) {
+      this.socketOpen = false;
+      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    }
+  }
+
+  /** Send a backend's reply to the client from the listener's own address. */
+  reply(msg: Buffer, port: number, address: string): void {
+    if (!this.socketOpen) return;
+    this.datagramsOut++;
+    this.socket.send(msg, port, address);
+  }
+
+  /** Called by a session exactly once, when it ends. */
+  sessionEnded(s: UdpSession): void {
+    if (this.sessions.get(s.key) !== s) return;
+    this.sessions.delete(s.key);
+    this.budget.release();
+    if (this.sessions.size === 0 && this.emptyWaiters.length > 0) {
+      for (const w of this.emptyWaiters.splice(0)) w();
+    }
+  }
+
+  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    this.datagramsIn++;
+    const now = performance.now();
+    // One string per datagram is the price of an O(1) Map lookup keyed by address and port.
+    const key = rinfo.address + ' ' + rinfo.port;
+    const existing = this.sessions.get(key);
+    if (existing !== undefined) {
+      // A session whose backend went down moves to another backend on its next datagram.
+      if (existing.backend.state !== 'down') {
+        existing.send(msg, now);
+        return;
+      }
+      existing.close('backend_closed', 'backend_down');
+    }
+    this.openSession(key, msg, rinfo, now);
+  };
+
+  private openSession(key: string, msg: Buffer, rinfo: RemoteInfo, now: number): void {
+    if (this.closing) {
+      this.drops.closing++;
+      return;
+    }
+    if (!this.acl.permits(rinfo.address, rinfo.family)) {
+      this.drops.denied++;
+      this.debugDrop(rinfo, 'acl');
+      return;
+    }
+    if (this.sessions.size >= this.config.maxConnections || !this.budget.tryAcquire()) {
+      this.drops.limit++;
+      this.debugDrop(rinfo, 'max_connections');
+      return;
+    }
+    const clientIp = normaliseIp(rinfo.address);
+    const backend = this.pool.pick({ clientIp, clientPort: rinfo.port }, null);
+    if (backend === undefined) {
+      this.budget.release();
+      this.drops.noBackend++;
+      this.debugDrop(rinfo, 'no_backend');
+      return;
+    }
+    const s = new UdpSession(this, key, rinfo.address, clientIp, rinfo.port, backend, now);
+    this.sessions.set(key, s);
+    this.sessionsTotal++;
+    s.send(msg, now);
+  }
+
+  private debugDrop(rinfo: RemoteInfo, why: string): void {
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ client: formatHostPort(normaliseIp(rinfo.address), rinfo.port), why }, 'datagram dropped');
+  }
+
+  /** One timer per listener: expire sessions idle for session_timeout. O(sessions) per tick. */
+  private startSweep(): void {
+    this.stopSweep();
+    const timeout = this.config.sessionTimeoutMs;
+    // Expiry is late by at most a tenth of the timeout (10 ms .. 1 s).
+    const every = Math.min(1000, Math.max(10, Math.floor(timeout / 10)));
+    this.sweepTimer = setInterval(() => {
+      const cutoff = performance.now() - timeout;
+      for (const s of this.sessions.values()) if (s.lastSeenMs <= cutoff) s.close('idle_timeout');
+    }, every);
+    this.sweepTimer.unref();
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void => {
+    this.log.error({ err: { code: err.code, message: err.message } }, 'udp socket error');
+  };
+}
