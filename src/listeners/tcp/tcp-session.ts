@@ -31,8 +31,14 @@ export class TcpSession {
   private done = false;
   private clientClosed = false;
   private upstreamClosed = false;
-  /** First cause of the end, fixed as soon as one is known (a FIN, a reset, a timeout...). */
+  /** First decisive cause of the end (a reset, an error); explicit ends (idle, drain) pass theirs. */
   private reason: EndReason | null = null;
+  /**
+   * Which side sent the first FIN. A FIN alone does not end a session (the other direction
+   * keeps flowing), so it only names the end when both sides then close normally; an idle
+   * timeout, drain or shutdown that cuts a half-closed session is logged as such.
+   */
+  private firstFin: EndReason | null = null;
   private detail: string | undefined = undefined;
   private readonly startMs: number;
   bytesIn = 0;
@@ -105,7 +111,10 @@ export class TcpSession {
     const up = this.upstream!;
     const client = this.client;
     this.connected = true;
-    up.setTimeout(0);
+    // From here the upstream's timer is the idle timer, like the client's: every byte is read
+    // on one socket and written on the other, so both see all traffic; either firing means
+    // no byte moved either way (and covers a client gone while the upstream cannot flush).
+    up.setTimeout(this.listener.config.idleTimeoutMs);
     this.pool.acquire(this.backend!, this);
     this.backendLocal = formatHostPort(up.localAddress ?? '', up.localPort);
     if (this.done) return;
@@ -147,12 +156,12 @@ export class TcpSession {
   // --- half-close: a FIN is passed on; the other direction keeps flowing until it ends too ---
 
   private readonly onClientEnd = (): void => {
-    this.reason ??= 'client_closed';
+    this.firstFin ??= 'client_closed';
     this.upstream?.end();
   };
 
   private readonly onUpstreamEnd = (): void => {
-    this.reason ??= 'backend_closed';
+    this.firstFin ??= 'backend_closed';
     this.client.end();
   };
 
@@ -162,6 +171,7 @@ export class TcpSession {
 
   private readonly onUpstreamTimeout = (): void => {
     if (!this.connected) this.connectFailed('ETIMEDOUT');
+    else this.finish('idle_timeout', undefined);
   };
 
   // --- errors and resets: a reset on one side is passed on as a reset on the other ---
@@ -197,13 +207,13 @@ export class TcpSession {
       // The client left while we were still dialling.
       this.finish('client_closed', this.detail);
     } else if (this.upstreamClosed) {
-      this.finish('client_closed', this.detail);
+      this.finish(this.firstFin ?? 'client_closed', this.detail);
     }
   };
 
   private readonly onUpstreamClose = (): void => {
     this.upstreamClosed = true;
-    if (this.clientClosed) this.finish('backend_closed', this.detail);
+    if (this.clientClosed) this.finish(this.firstFin ?? 'backend_closed', this.detail);
   };
 
   /** The one place a session ends: release slots, close what is open, write the access line. */
@@ -215,7 +225,10 @@ export class TcpSession {
     this.client.setTimeout(0);
     if (!this.client.destroyed) this.client.destroy();
     const up = this.upstream;
-    if (up !== null && !up.destroyed) up.destroy();
+    if (up !== null) {
+      up.setTimeout(0);
+      if (!up.destroyed) up.destroy();
+    }
     if (this.connected) this.pool.release(this.backend!, this);
     this.listener.sessionEnded(this);
     logAccess(this.listener.log, {
