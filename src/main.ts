@@ -1,17 +1,17 @@
 // Entry used by bin/lb: builds the CLI and maps outcomes to exit codes
 // (0 ok; 1 fatal runtime error or unreachable admin; 2 bad config or usage).
 import { Command, CommanderError, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { runCommand } from './cli/run.js';
 import { checkCommand } from './cli/check.js';
 import { demoCommand } from './cli/demo.js';
+import { statusCommand } from './cli/status.js';
 
-const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+import { VERSION } from './version.js';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('lb')
     .description('Layer-4 TCP/UDP load balancer')
-    .version(pkg.version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -38,6 +38,14 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--duration <seconds>', 'stop by itself after this many seconds').argParser(parseSeconds))
     .action(async (o: { duration?: number }) => {
       process.exitCode = await demoCommand(o);
+    });
+
+  program
+    .command('status')
+    .description("print the running balancer's /status as tables (needs [admin] in its config)")
+    .option('--admin <host:port>', 'admin API address', '127.0.0.1:9090')
+    .action(async (o: { admin: string }) => {
+      process.exitCode = await statusCommand(o);
     });
 
   try {

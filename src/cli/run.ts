@@ -5,6 +5,7 @@ import { createLogger, flushLogs } from '../log/logger.js';
 import { Runtime } from '../runtime/runtime.js';
 import { installSignals, exit } from '../runtime/signals.js';
 import { BindError } from '../errors.js';
+import { VERSION } from '../version.js';
 
 export async function runCommand(opts: { config: string; pretty: boolean }): Promise<number> {
   const loaded = loadConfigFile(opts.config);
@@ -25,11 +26,11 @@ export async function runCommand(opts: { config: string; pretty: boolean }): Pro
     void exit(log, 1);
   });
 
-  const runtime = new Runtime(config, log);
+  const runtime = new Runtime(config, log, { configFile: opts.config, version: VERSION });
   installSignals(runtime, log, {
     reload: async () => {
       log.info({ file: opts.config }, 'reload requested');
-      await runtime.reload(opts.config);
+      await runtime.reload();
     },
   });
   try {

@@ -29,6 +29,11 @@ export interface Listener {
   drain(deadlineMs: number, reason: EndReason): Promise<void>;
   /** Open sessions right now. */
   readonly activeSessions: number;
+  /** Sessions ever opened (TCP: admitted connections; UDP: sessions). */
+  readonly sessionsTotal: number;
+  /** Bytes client → backend and backend → client through this listener. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
 }
 
 export async function createListener(

@@ -11,6 +11,14 @@ import { diffConfig } from '../config/diff.js';
 import { Pool } from '../pool/pool.js';
 import { createListener, type Listener } from '../listeners/listener.js';
 import { ConnectionBudget } from './limits.js';
+import { AdminServer } from '../admin/admin-server.js';
+
+export interface RuntimeOptions {
+  /** The file `reload()` reads by default (lb run -c FILE); null for built-in configs. */
+  readonly configFile?: string | null;
+  /** Reported by /status. */
+  readonly version?: string;
+}
 
 export type ReloadResult =
   | { readonly ok: true; readonly changed: boolean; readonly summary: string }
@@ -28,10 +36,16 @@ export class Runtime {
   private stopping: Promise<void> | null = null;
   private reloadChain: Promise<unknown> = Promise.resolve();
   reloads = { applied: 0, rejected: 0 };
+  readonly configFile: string | null;
+  readonly version: string;
+  /** The admin API server, when [admin] is set. */
+  admin: AdminServer | null = null;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, options: RuntimeOptions = {}) {
     this.config = config;
     this.log = log;
+    this.configFile = options.configFile ?? null;
+    this.version = options.version ?? '0.0.0';
     this.budget = new ConnectionBudget(config.global.maxConnections);
   }
 
@@ -43,6 +57,11 @@ export class Runtime {
       for (const lc of this.config.listeners) {
         const listener = await this.openListener(lc, this.pools);
         this.listeners.set(lc.name, listener);
+      }
+      if (this.config.admin !== undefined) {
+        const admin = new AdminServer(this, this.config.admin.bind, this.log);
+        await admin.listen();
+        this.admin = admin;
       }
     } catch (err) {
       await Promise.all([...this.listeners.values()].map((l) => l.drain(0, 'shutdown')));
@@ -61,8 +80,9 @@ export class Runtime {
     return n;
   }
 
-  /** Read, validate and apply `file`. Reloads are serialised; never throws. */
-  reload(file: string): Promise<ReloadResult> {
+  /** Read, validate and apply `file` (default: the file it was started from). Serialised; never throws. */
+  reload(file: string | null = this.configFile): Promise<ReloadResult> {
+    if (file === null) return Promise.resolve(this.rejected('no config file to reload (built-in config)', []));
     const next = this.reloadChain.then(() => this.reloadNow(file));
     this.reloadChain = next.catch(() => undefined);
     return next;
@@ -102,14 +122,22 @@ export class Runtime {
     const free = toOpen.filter((lc) => !leaving.some((l) => sameSocket(l.config, lc)));
     const takeovers = toOpen.filter((lc) => leaving.some((l) => sameSocket(l.config, lc)));
     const opened = new Map<string, Listener>();
+    // The admin server moves like a listener: a new bind opens before the old one closes.
+    const adminChanged = next.admin?.bind.text !== this.config.admin?.bind.text;
+    let newAdmin: AdminServer | null = null;
     try {
       for (const lc of free) opened.set(lc.name, await this.openListener(lc, poolsAfter));
+      if (adminChanged && next.admin !== undefined) {
+        newAdmin = new AdminServer(this, next.admin.bind, this.log);
+        await newAdmin.listen();
+      }
       for (const lc of takeovers) {
         for (const l of leaving) if (sameSocket(l.config, lc)) await l.stopAccepting();
         opened.set(lc.name, await this.openListener(lc, poolsAfter));
       }
     } catch (err) {
       await Promise.all([...opened.values()].map((l) => l.drain(0, 'shutdown')));
+      await newAdmin?.close();
       for (const p of newPools.values()) p.stop();
       throw err;
     }
@@ -132,6 +160,11 @@ export class Runtime {
       this.pools.delete(pc.name);
       p.retire();
       this.retiredPools.add(p);
+    }
+    if (adminChanged) {
+      const old = this.admin;
+      this.admin = newAdmin;
+      void old?.close();
     }
     this.budget.max = next.global.maxConnections;
     if (next.global.logLevel !== this.config.global.logLevel) this.setLogLevel(next.global.logLevel);
@@ -171,9 +204,10 @@ export class Runtime {
     const deadline = performance.now() + drainTimeoutMs;
     const all = [...this.listeners.values(), ...this.retiring];
     if (this.stopping === null) this.log.info({ drain_timeout_ms: drainTimeoutMs, active: this.activeSessions }, 'stopping');
-    const done = Promise.all(all.map((l) => l.drain(deadline, reason))).then(() => {
+    const done = Promise.all(all.map((l) => l.drain(deadline, reason))).then(async () => {
       for (const p of this.pools.values()) p.stop();
       for (const p of this.retiredPools) p.stop();
+      await this.admin?.close();
     });
     this.stopping ??= done;
     await done;

@@ -13,11 +13,11 @@ export interface TestLb {
   port(name: string): number;
 }
 
-export async function startLb(t: Test, toml: string): Promise<TestLb> {
+export async function startLb(t: Test, toml: string, opts: { configFile?: string } = {}): Promise<TestLb> {
   const loaded = parseConfigText(toml, 'test.toml');
   if (!loaded.ok) throw new Error('test config invalid:\n' + loaded.problems.map(formatProblem).join('\n'));
   const logs = new LogCapture();
-  const runtime = new Runtime(loaded.config, logs.logger('debug'));
+  const runtime = new Runtime(loaded.config, logs.logger('debug'), { configFile: opts.configFile ?? null });
   await runtime.start();
   t.teardown(() => runtime.stop(0));
   return {

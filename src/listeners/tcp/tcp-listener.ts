@@ -28,6 +28,9 @@ export class TcpListener {
   /** Counters read by status and metrics. */
   accepted = 0;
   denied = 0;
+  sessionsTotal = 0;
+  bytesIn = 0;
+  bytesOut = 0;
   private closing = false;
   private readonly emptyWaiters: Array<() => void> = [];
 
@@ -137,6 +140,7 @@ export class TcpListener {
     }
     const session = new TcpSession(this, socket, ip);
     this.sessions.add(session);
+    this.sessionsTotal++;
     session.start();
   };
 

@@ -136,12 +136,14 @@ export class TcpSession {
   private readonly onClientData = (chunk: Buffer): void => {
     this.bytesIn += chunk.length;
     this.backend!.bytesIn += chunk.length;
+    this.listener.bytesIn += chunk.length;
     if (!this.upstream!.write(chunk)) this.client.pause();
   };
 
   private readonly onUpstreamData = (chunk: Buffer): void => {
     this.bytesOut += chunk.length;
     this.backend!.bytesOut += chunk.length;
+    this.listener.bytesOut += chunk.length;
     if (!this.client.write(chunk)) this.upstream!.pause();
   };
 

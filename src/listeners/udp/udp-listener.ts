@@ -42,6 +42,8 @@ export class UdpListener {
   datagramsIn = 0;
   datagramsOut = 0;
   sessionsTotal = 0;
+  bytesIn = 0;
+  bytesOut = 0;
   readonly drops: UdpDrops = { denied: 0, limit: 0, noBackend: 0, closing: 0 };
 
   constructor(config: ListenerConfig, pool: Pool, budget: ConnectionBudget, log: Logger) {

@@ -63,6 +63,7 @@ export class UdpSession {
     this.packetsIn++;
     this.bytesIn += msg.length;
     this.backend.bytesIn += msg.length;
+    this.listener.bytesIn += msg.length;
     if (this.connected) {
       this.upstream.send(msg);
     } else if (this.pending !== null && this.pending.length < MAX_PENDING) {
@@ -87,6 +88,7 @@ export class UdpSession {
     this.packetsOut++;
     this.bytesOut += msg.length;
     this.backend.bytesOut += msg.length;
+    this.listener.bytesOut += msg.length;
     this.listener.reply(msg, this.clientPort, this.replyAddress);
   };
 

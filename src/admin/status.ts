@@ -1,0 +1,95 @@
+// GET /status: the runtime as JSON (SPEC: listeners with name, protocol, bind, active
+// connections; pools with every backend's address, state, weight, active and total
+// connections, bytes in/out and last health result). Built at request time from counters.
+import type { Runtime } from '../runtime/runtime.js';
+import type { UdpListener } from '../listeners/udp/udp-listener.js';
+
+export interface BackendStatus {
+  address: string;
+  state: 'up' | 'down' | 'draining';
+  weight: number;
+  active: number;
+  total: number;
+  bytes_in: number;
+  bytes_out: number;
+  connect_failures: number;
+  removed: boolean;
+  last_check: { ok: boolean; at: string; detail: string; duration_ms: number } | null;
+}
+
+export interface StatusDoc {
+  version: string;
+  pid: number;
+  uptime_s: number;
+  config: string;
+  reloads: { applied: number; rejected: number };
+  active: number;
+  listeners: Array<{
+    name: string;
+    protocol: string;
+    bind: string;
+    pool: string;
+    active: number;
+    total: number;
+    bytes_in: number;
+    bytes_out: number;
+    udp?: { datagrams_in: number; datagrams_out: number; dropped: Record<string, number> };
+  }>;
+  pools: Array<{ name: string; algorithm: string; health: boolean; up: number; backends: BackendStatus[] }>;
+}
+
+export function buildStatus(runtime: Runtime, version: string): StatusDoc {
+  return {
+    version,
+    pid: process.pid,
+    uptime_s: Math.round(process.uptime()),
+    config: runtime.configFile ?? runtime.config.source,
+    reloads: { ...runtime.reloads },
+    active: runtime.activeSessions,
+    listeners: [...runtime.listeners.values()].map((l) => ({
+      name: l.name,
+      protocol: l.protocol,
+      bind: l.boundAddress(),
+      pool: l.pool.name,
+      active: l.activeSessions,
+      total: l.sessionsTotal,
+      bytes_in: l.bytesIn,
+      bytes_out: l.bytesOut,
+      ...(l.protocol === 'udp'
+        ? {
+            udp: {
+              datagrams_in: (l as UdpListener).datagramsIn,
+              datagrams_out: (l as UdpListener).datagramsOut,
+              dropped: {
+                denied: (l as UdpListener).drops.denied,
+                limit: (l as UdpListener).drops.limit,
+                no_backend: (l as UdpListener).drops.noBackend,
+                closing: (l as UdpListener).drops.closing,
+              },
+            },
+          }
+        : {}),
+    })),
+    pools: [...runtime.pools.values()].map((p) => ({
+      name: p.name,
+      algorithm: p.config.algorithm,
+      health: p.config.health !== undefined,
+      up: p.upCount,
+      backends: p.backends.map((b) => ({
+        address: b.key,
+        state: b.state,
+        weight: b.weight,
+        active: b.active,
+        total: b.total,
+        bytes_in: b.bytesIn,
+        bytes_out: b.bytesOut,
+        connect_failures: b.connectFailures,
+        removed: b.removed,
+        last_check:
+          b.lastCheck === null
+            ? null
+            : { ok: b.lastCheck.ok, at: new Date(b.lastCheck.atMs).toISOString(), detail: b.lastCheck.detail, duration_ms: b.lastCheck.durationMs },
+      })),
+    })),
+  };
+}

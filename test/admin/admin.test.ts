@@ -1,0 +1,172 @@
+// The admin API on a real runtime with real HTTP requests: every endpoint and error code,
+// metrics that parse and move with traffic, drain and enable through the API, reload.
+import t from 'tap';
+import net from 'node:net';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { echoServer, connect, collect, type TestServer } from '../support/backends.js';
+import { startLb } from '../support/lb.js';
+import { writeConfig } from '../support/lb-process.js';
+import { request, parseExposition, value } from '../support/http.js';
+import type { StatusDoc } from '../../src/admin/status.js';
+
+let a: TestServer, b: TestServer;
+t.before(async () => {
+  [a, b] = await Promise.all([echoServer(), echoServer()]);
+});
+t.teardown(() => Promise.all([a.close(), b.close()]));
+
+const config = (extra = ''): string => `[global]
+drain_timeout = "5s"
+[admin]
+bind = "127.0.0.1:0"
+[listeners.front]
+bind = "127.0.0.1:0"
+pool = "p"
+[pools.p]
+backends = [{ address = "127.0.0.1:${a.port}" }, { address = "127.0.0.1:${b.port}" }]
+${extra}`;
+
+async function echoOnce(port: number, msg = 'hi'): Promise<string> {
+  const s = await connect(port, '127.0.0.1', false);
+  const got = collect(s);
+  s.end(msg);
+  return (await got).data.toString();
+}
+
+t.test('healthz, status, metrics', async (t) => {
+  const lb = await startLb(t, config());
+  const admin = lb.runtime.admin!.port;
+  const h = await request(admin, 'GET', '/healthz');
+  t.equal(h.status, 200);
+  t.equal(h.body, 'ok\n');
+  t.equal((await request(admin, 'HEAD', '/healthz')).status, 200);
+
+  t.equal(await echoOnce(lb.port('front'), 'abcdef'), 'abcdef');
+  const s = await request(admin, 'GET', '/status');
+  t.equal(s.status, 200);
+  t.match(s.headers['content-type'], /application\/json/);
+  const doc = JSON.parse(s.body) as StatusDoc;
+  t.equal(doc.listeners.length, 1);
+  t.match(doc.listeners[0], { name: 'front', protocol: 'tcp', pool: 'p', active: 0, total: 1, bytes_in: 6, bytes_out: 6 });
+  t.match(doc.listeners[0]!.bind, /^127\.0\.0\.1:\d+$/);
+  t.equal(doc.pools[0]!.name, 'p');
+  t.equal(doc.pools[0]!.backends.length, 2);
+  for (const be of doc.pools[0]!.backends) {
+    t.same(Object.keys(be).sort(), ['active', 'address', 'bytes_in', 'bytes_out', 'connect_failures', 'last_check', 'removed', 'state', 'total', 'weight']);
+    t.equal(be.state, 'up');
+  }
+  t.equal(doc.pools[0]!.backends.reduce((n, x) => n + x.total, 0), 1);
+
+  const m1 = await request(admin, 'GET', '/metrics');
+  t.equal(m1.status, 200);
+  t.match(m1.headers['content-type'], /text\/plain/);
+  const e1 = parseExposition(m1.body);
+  t.equal(e1.types.get('lb_listener_sessions_total'), 'counter');
+  t.equal(e1.types.get('lb_backend_active_sessions'), 'gauge');
+  t.equal(value(e1, 'lb_listener_sessions_total', { listener: 'front' }), 1);
+  t.equal(value(e1, 'lb_listener_in_bytes_total', { listener: 'front' }), 6);
+  t.equal(value(e1, 'lb_backend_up', { pool: 'p', backend: `127.0.0.1:${a.port}` }), 1);
+  t.equal(value(e1, 'lb_backend_state', { pool: 'p', backend: `127.0.0.1:${a.port}`, state: 'up' }), 1);
+  t.equal(value(e1, 'lb_reloads_total', { outcome: 'applied' }), 0);
+  t.ok(value(e1, 'process_resident_memory_bytes')! > 0, 'process metrics present');
+  for (const name of e1.types.keys()) if (e1.types.get(name) === 'counter') t.match(name, /_total$/, `${name} ends in _total`);
+
+  // Traffic moves the counters.
+  for (let i = 0; i < 4; i++) await echoOnce(lb.port('front'), 'xyz');
+  const e2 = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(value(e2, 'lb_listener_sessions_total', { listener: 'front' }), 5);
+  t.equal(value(e2, 'lb_listener_out_bytes_total', { listener: 'front' }), 6 + 12);
+  const perBackend = e2.samples.filter((x) => x.name === 'lb_backend_sessions_total').reduce((n, x) => n + x.value, 0);
+  t.equal(perBackend, 5);
+});
+
+t.test('error codes: 404 route, 405 method, 404 pool and backend, 400 encoding', async (t) => {
+  const lb = await startLb(t, config());
+  const admin = lb.runtime.admin!.port;
+  const cases: Array<[string, string, number]> = [
+    ['GET', '/nope', 404],
+    ['GET', '/', 404],
+    ['POST', '/status', 405],
+    ['DELETE', '/metrics', 405],
+    ['GET', '/reload', 405],
+    ['GET', `/pools/p/backends/${encodeURIComponent(`127.0.0.1:${a.port}`)}/drain`, 405],
+    ['POST', '/pools/nope/backends/1.2.3.4%3A5/drain', 404],
+    ['POST', '/pools/p/backends/10.9.9.9%3A5432/drain', 404],
+    ['POST', '/pools/p/backends/10.9.9.9%3A5432/enable', 404],
+    ['POST', '/pools/p/backends/%E0%A4%A/drain', 400],
+    ['POST', `/pools/p/backends/${encodeURIComponent(`127.0.0.1:${a.port}`)}/explode`, 404],
+  ];
+  for (const [method, path, status] of cases) {
+    const r = await request(admin, method, path);
+    t.equal(r.status, status, `${method} ${path} → ${status}`);
+    t.match(r.headers['content-type'], /application\/json/);
+    t.type((JSON.parse(r.body) as { error: string }).error, 'string');
+    if (status === 405) t.type(r.headers.allow, 'string');
+  }
+});
+
+t.test('drain via the API: no new connections to that backend, an open one continues; enable', async (t) => {
+  const lb = await startLb(t, config());
+  const admin = lb.runtime.admin!.port;
+  const keyA = `127.0.0.1:${a.port}`;
+  const pool = lb.runtime.pools.get('p')!;
+  const open: net.Socket[] = [];
+  while (pool.get(keyA)!.active === 0) {
+    const s = await connect(lb.port('front'), '127.0.0.1', false);
+    s.write('x');
+    await once(s, 'data');
+    open.push(s);
+  }
+  const r = await request(admin, 'POST', `/pools/p/backends/${encodeURIComponent(keyA)}/drain`);
+  t.equal(r.status, 200);
+  t.match(JSON.parse(r.body), { pool: 'p', backend: keyA, state: 'draining', active: 1 });
+  const before = a.accepted;
+  for (let i = 0; i < 6; i++) t.equal(await echoOnce(lb.port('front')), 'hi');
+  t.equal(a.accepted, before, 'the drained backend got no new connection');
+  const onA = open.find((s) => s.remotePort !== undefined)!;
+  for (const s of open) {
+    s.write('still');
+    const [d] = (await once(s, 'data')) as [Buffer];
+    t.equal(d.toString(), 'still', 'open connection continues');
+  }
+  void onA;
+  const st = JSON.parse((await request(admin, 'GET', '/status')).body) as StatusDoc;
+  t.equal(st.pools[0]!.backends.find((x) => x.address === keyA)!.state, 'draining');
+  const e = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(value(e, 'lb_backend_state', { backend: keyA, state: 'draining' }), 1);
+  const en = await request(admin, 'POST', `/pools/p/backends/${encodeURIComponent(keyA)}/enable`);
+  t.equal(en.status, 200);
+  t.equal(JSON.parse(en.body).state, 'up');
+  for (const s of open) s.destroy();
+});
+
+t.test('POST /reload: applied, then rejected with every problem', async (t) => {
+  const file = writeConfig(config());
+  const lb = await startLb(t, config(), { configFile: file });
+  const admin = lb.runtime.admin!.port;
+  writeFileSync(file, config().replace(`{ address = "127.0.0.1:${b.port}" }`, `{ address = "127.0.0.1:${b.port}", weight = 3 }`));
+  const ok = await request(admin, 'POST', '/reload');
+  t.equal(ok.status, 200);
+  t.match(JSON.parse(ok.body), { ok: true, changed: true });
+  t.equal(lb.runtime.pools.get('p')!.get(`127.0.0.1:${b.port}`)!.weight, 3);
+  writeFileSync(file, config('[pools.q]\nalgorithm = "random"\n'));
+  const bad = await request(admin, 'POST', '/reload');
+  t.equal(bad.status, 422);
+  const body = JSON.parse(bad.body) as { ok: boolean; problems: string[] };
+  t.equal(body.ok, false);
+  t.ok(body.problems.length >= 2, body.problems.join('\n'));
+  t.match(body.problems.join('\n'), /pools\.q\.algorithm/);
+  const e = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(value(e, 'lb_reloads_total', { outcome: 'applied' }), 1);
+  t.equal(value(e, 'lb_reloads_total', { outcome: 'rejected' }), 1);
+  // The admin server survives a reload that keeps its bind, and goes away with [admin].
+  const adminObj = lb.runtime.admin;
+  writeFileSync(file, config());
+  t.equal((await request(admin, 'POST', '/reload')).status, 200);
+  t.equal(lb.runtime.admin, adminObj, 'same admin server');
+  writeFileSync(file, config().replace('[admin]\nbind = "127.0.0.1:0"\n', ''));
+  t.equal((await lb.runtime.reload()).ok, true);
+  t.equal(lb.runtime.admin, null);
+  await t.rejects(request(admin, 'GET', '/healthz'), 'admin closed');
+});
