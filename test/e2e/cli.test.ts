@@ -161,3 +161,27 @@ t.test('lb run: SIGHUP applies a valid file and rejects an invalid one without a
   lb.child.kill('SIGTERM');
   t.equal(await lb.exited, 0);
 });
+
+t.test('lb status: tables from a running lb; exit 1 when unreachable', async (t) => {
+  const echo = await echoServer();
+  t.teardown(() => echo.close());
+  const file = writeConfig(simpleConfig([echo.port]) + '\n[admin]\nbind = "127.0.0.1:0"\n');
+  const lb = spawnLb(t, ['run', '-c', file]);
+  const port = await lb.port('front');
+  const adminLine = await lb.logs.waitFor({ msg: 'admin listening' });
+  const s = await connect(port, '127.0.0.1', false);
+  const got = collect(s);
+  s.end('status check');
+  await got;
+  const r = await runLb(['status', '--admin', String(adminLine.bind)]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /listener\s+protocol\s+bind\s+pool\s+active\s+total/);
+  t.match(r.stdout, new RegExp(`front\\s+tcp\\s+127\\.0\\.0\\.1:${port}\\s+p\\s+0\\s+1`));
+  t.match(r.stdout, /pool p \(round-robin\): 1 of 1 up/);
+  t.match(r.stdout, new RegExp(`127\\.0\\.0\\.1:${echo.port}\\s+up\\s+1\\s+0\\s+1\\s+12 B\\s+12 B`));
+  lb.child.kill('SIGTERM');
+  t.equal(await lb.exited, 0);
+  const gone = await runLb(['status', '--admin', String(adminLine.bind)]);
+  t.equal(gone.code, 1);
+  t.match(gone.stderr, /cannot read http:\/\/127\.0\.0\.1:\d+\/status/);
+});
