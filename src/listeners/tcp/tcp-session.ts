@@ -13,6 +13,9 @@ import type { TcpListener } from './tcp-listener.js';
 
 function noop(): void {}
 
+/** Written to probe whether a FIN was really a reset (see onClientEnd). */
+const EMPTY = Buffer.alloc(0);
+
 /** Errors that mean "the peer went away" rather than a fault of ours or the network's. */
 function isPeerGone(code: string | undefined): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
@@ -44,6 +47,8 @@ export class TcpSession {
   bytesIn = 0;
   bytesOut = 0;
   private backendLocal: string | null = null;
+  /** The other socket's write-queue length when an idle timer last found it non-empty. */
+  private queueMark = -1;
   private readonly listener: TcpListener;
   /** The pool at accept time; a reload may point the listener at another one meanwhile. */
   private readonly pool: Pool;
@@ -111,9 +116,11 @@ export class TcpSession {
     const up = this.upstream!;
     const client = this.client;
     this.connected = true;
-    // From here the upstream's timer is the idle timer, like the client's: every byte is read
-    // on one socket and written on the other, so both see all traffic; either firing means
-    // no byte moved either way (and covers a client gone while the upstream cannot flush).
+    // A failed earlier attempt's errno does not describe this session any more.
+    this.detail = undefined;
+    // Both sockets carry the idle timer (see onClientTimeout): together they see every read
+    // and every completed write, and the upstream's covers a client gone while the upstream
+    // cannot flush.
     up.setTimeout(this.listener.config.idleTimeoutMs);
     this.pool.acquire(this.backend!, this);
     this.backendLocal = formatHostPort(up.localAddress ?? '', up.localPort);
@@ -124,7 +131,7 @@ export class TcpSession {
     client.on('data', this.onClientData);
     client.on('end', this.onClientEnd);
     client.on('drain', this.onClientDrain);
-    client.on('timeout', this.onIdle);
+    client.on('timeout', this.onClientTimeout);
     client.setTimeout(this.listener.config.idleTimeoutMs);
     client.resume();
   };
@@ -157,24 +164,55 @@ export class TcpSession {
 
   // --- half-close: a FIN is passed on; the other direction keeps flowing until it ends too ---
 
+  // libuv reports a RST that arrives behind unread bytes as data then end-of-file, so an
+  // 'end' may really be a reset. A zero-length write to that socket surfaces the pending
+  // ECONNRESET through its 'error' handler (which passes the reset on); only when it
+  // succeeds is the FIN a real half-close, and then it is passed on. One syscall per FIN.
+
   private readonly onClientEnd = (): void => {
     this.firstFin ??= 'client_closed';
-    this.upstream?.end();
+    if (this.client.writable) this.client.write(EMPTY, this.afterClientEndProbe);
+    else this.upstream?.end();
+  };
+
+  private readonly afterClientEndProbe = (err?: Error | null): void => {
+    if (err == null && !this.done) this.upstream?.end();
   };
 
   private readonly onUpstreamEnd = (): void => {
     this.firstFin ??= 'backend_closed';
-    this.client.end();
+    const up = this.upstream!;
+    if (up.writable) up.write(EMPTY, this.afterUpstreamEndProbe);
+    else this.client.end();
   };
 
-  private readonly onIdle = (): void => {
-    this.finish('idle_timeout', undefined);
+  private readonly afterUpstreamEndProbe = (err?: Error | null): void => {
+    if (err == null && !this.done) this.client.end();
+  };
+
+  // --- idle: "no byte moved either way for idle_timeout" ---
+  // Each socket's timer is refreshed by its own reads and completed writes. When one fires
+  // while the other socket is still flushing a queue (a slow reader on the other side keeps
+  // this side paused), the session is not idle: re-arm and look again one period later.
+  // A queue whose length has not changed over a whole period is stuck, and that is idle.
+
+  private readonly onClientTimeout = (): void => {
+    this.idleCheck(this.client, this.upstream);
   };
 
   private readonly onUpstreamTimeout = (): void => {
     if (!this.connected) this.connectFailed('ETIMEDOUT');
-    else this.finish('idle_timeout', undefined);
+    else this.idleCheck(this.upstream!, this.client);
   };
+
+  private idleCheck(fired: Socket, other: Socket | null): void {
+    if (other !== null && !other.destroyed && other.writableLength > 0 && other.writableLength !== this.queueMark) {
+      this.queueMark = other.writableLength;
+      fired.setTimeout(this.listener.config.idleTimeoutMs);
+      return;
+    }
+    this.finish('idle_timeout', undefined);
+  }
 
   // --- errors and resets: a reset on one side is passed on as a reset on the other ---
 

@@ -1,4 +1,4 @@
-// Review: the idle timer lives on the client socket only. Once the client socket has
+// Regression (found in review): the idle timer lives on the client socket only. Once the client socket has
 // closed normally (its FIN read, lb's FIN to it flushed) while the upstream still has
 // bytes it cannot flush (backend half-closed and not reading), nothing ever ends the
 // session: no timer is left, onClientClose waits for an upstream 'close' that never
@@ -7,9 +7,9 @@
 // both sides).
 import t from 'tap';
 import { once } from 'node:events';
-import { startServer, connect } from '../support/backends.js';
-import { startLb, simpleConfig } from '../support/lb.js';
-import type { TcpListener } from '../../src/listeners/tcp/tcp-listener.js';
+import { startServer, connect } from '../../support/backends.js';
+import { startLb, simpleConfig } from '../../support/lb.js';
+import type { TcpListener } from '../../../src/listeners/tcp/tcp-listener.js';
 
 const IDLE_MS = 200;
 /** How long past the idle timeout we accept before calling it a hang. */

@@ -1,11 +1,11 @@
-// Review: after a half-close (one FIN), a session that is then ended by lb itself (idle
+// Regression (found in review): after a half-close (one FIN), a session that is then ended by lb itself (idle
 // timeout, shutdown) is logged with the FIN's reason instead of the cause that ended it.
 // tcp-session.ts onClientEnd/onUpstreamEnd set `reason` on the first FIN, and finish()
 // only does `reason ??= ...`, so the later, actual cause is dropped.
 import t from 'tap';
 import { once } from 'node:events';
-import { startServer, connect, collect } from '../support/backends.js';
-import { startLb, simpleConfig } from '../support/lb.js';
+import { startServer, connect, collect } from '../../support/backends.js';
+import { startLb, simpleConfig } from '../../support/lb.js';
 
 t.test('client half-closes, backend never answers: the idle timeout is what ends it', async (t) => {
   // Reads the request, never answers and never ends its side (a slow query, say).
