@@ -21,8 +21,11 @@ export interface Listener {
   listen(): Promise<void>;
   /** `host:port` actually bound (OS-chosen port resolved). */
   boundAddress(): string;
-  /** Same bind, new settings (reload): the socket is kept; open sessions keep going. */
-  reconfigure(config: ListenerConfig, pool: Pool): void;
+  /**
+   * Same bind, new settings (reload): the socket is kept; open sessions keep going.
+   * `pools` holds every pool by name after the reload (http routes pick theirs from it).
+   */
+  reconfigure(config: ListenerConfig, pool: Pool, pools: ReadonlyMap<string, Pool>): void;
   /** Stop accepting new clients; open sessions are untouched. */
   stopAccepting(): Promise<void>;
   /** Stop accepting, wait for sessions until `deadlineMs` (performance.now()), close the rest. */
@@ -36,9 +39,14 @@ export interface Listener {
   readonly bytesOut: number;
 }
 
+/**
+ * Build the listener for `config.protocol`. `pools` holds every pool by name (http routes
+ * resolve theirs from it); `pool` is the listener's own (default) pool.
+ */
 export async function createListener(
   config: ListenerConfig,
   pool: Pool,
+  pools: ReadonlyMap<string, Pool>,
   budget: ConnectionBudget,
   log: Logger,
 ): Promise<Listener> {
@@ -47,8 +55,13 @@ export async function createListener(
       return new TcpListener(config, pool, budget, log);
     case 'udp':
       return new UdpListener(config, pool, budget, log);
-    case 'http':
-      // TODO(#7): http listeners.
-      throw new Error(`listener ${config.name}: protocol "${config.protocol}" is not available in this build`);
+    case 'http': {
+      // Loaded only when a config has an http listener: the core never imports src/http/.
+      const mod = (await import(HTTP_MODULE)) as { createHttpListener(c: ListenerConfig, p: Pool, ps: ReadonlyMap<string, Pool>, b: ConnectionBudget, l: Logger): Listener };
+      return mod.createHttpListener(config, pool, pools, budget, log);
+    }
   }
 }
+
+/** A variable, so that bundlers and the type checker do not pull src/http/ into the core. */
+const HTTP_MODULE = '../http/http-listener.js';

@@ -148,7 +148,7 @@ export class Runtime {
       this.pools.set(n, p);
       p.start();
     }
-    for (const c of d.listenersKept) this.listeners.get(c.new.name)!.reconfigure(c.new, poolsAfter.get(c.new.pool)!);
+    for (const c of d.listenersKept) this.listeners.get(c.new.name)!.reconfigure(c.new, poolsAfter.get(c.new.pool)!, poolsAfter);
     const deadline = performance.now() + drainMs;
     for (const l of leaving) {
       this.listeners.delete(l.name);
@@ -185,7 +185,7 @@ export class Runtime {
   }
 
   private async openListener(lc: ListenerConfig, pools: Map<string, Pool>): Promise<Listener> {
-    const listener = await createListener(lc, pools.get(lc.pool)!, this.budget, this.log);
+    const listener = await createListener(lc, pools.get(lc.pool)!, pools, this.budget, this.log);
     await listener.listen();
     return listener;
   }

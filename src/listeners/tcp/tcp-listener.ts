@@ -83,7 +83,7 @@ export class TcpListener {
   }
 
   /** Apply a new config for the same bind (reload): new sessions see it, open ones keep theirs. */
-  reconfigure(config: ListenerConfig, pool: Pool): void {
+  reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
     this.config = config;
     this.pool = pool;
     this.acl = new Acl(config.allow, config.deny);

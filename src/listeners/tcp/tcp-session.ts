@@ -9,6 +9,7 @@ import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
+import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
 import type { TcpListener } from './tcp-listener.js';
 
 function noop(): void {}
@@ -133,8 +134,17 @@ export class TcpSession {
     client.on('drain', this.onClientDrain);
     client.on('timeout', this.onClientTimeout);
     client.setTimeout(this.listener.config.idleTimeoutMs);
+    const pp = this.listener.config.proxyProtocol;
+    if (pp !== 'off') up.write(this.proxyHeader(pp));
     client.resume();
   };
+
+  /** PROXY header (first bytes on the backend connection): the client, and the address it reached. */
+  private proxyHeader(version: 'v1' | 'v2'): Buffer {
+    const src = { ip: this.client.remoteAddress ?? '', port: this.clientPort };
+    const dst = { ip: this.client.localAddress ?? '', port: this.client.localPort ?? 0 };
+    return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
+  }
 
   // --- the splice: per chunk, two increments and a write; backpressure pauses the source ---
   // Socket timeouts are refreshed by reads and by completed writes, so the client socket's

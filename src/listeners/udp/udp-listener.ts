@@ -91,11 +91,22 @@ export class UdpListener {
     return formatHostPort(a.address, a.port);
   }
 
+  /**
+   * The destination for PROXY headers: the bound address. A wildcard bind cannot know which
+   * local address a datagram was sent to (node:dgram has no IP_PKTINFO), so it reports the
+   * wildcard (0.0.0.0 or ::).
+   */
+  localEndpoint(): { ip: string; port: number } {
+    if (!this.socketOpen) return { ip: '0.0.0.0', port: 0 };
+    const a = this.socket.address();
+    return { ip: a.address, port: a.port };
+  }
+
   get port(): number {
     return this.socketOpen ? this.socket.address().port : 0;
   }
 
-  reconfigure(config: ListenerConfig, pool: Pool): void {
+  reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
     const sweepChanged = config.sessionTimeoutMs !== this.config.sessionTimeoutMs;
     this.config = config;
     this.pool = pool;

@@ -11,6 +11,7 @@ import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
+import { encodeProxyV2 } from '../proxy-protocol.js';
 import type { UdpListener } from './udp-listener.js';
 
 /** Datagrams held while the upstream socket connects; more are dropped (and counted). */
@@ -38,6 +39,12 @@ export class UdpSession {
   packetsOut = 0;
   dropped = 0;
   private backendLocal: string | null = null;
+  /**
+   * PROXY v2 (DGRAM) header, sent in front of every datagram to the backend: a datagram
+   * receiver has no connection to remember it by, so each datagram must carry it. Built
+   * once per session; sent with the payload as a two-buffer send (no copy).
+   */
+  private readonly proxyHeader: Buffer | null;
 
   constructor(listener: UdpListener, key: string, replyAddress: string, clientIp: string, clientPort: number, backend: Backend, now: number) {
     this.listener = listener;
@@ -54,6 +61,7 @@ export class UdpSession {
     this.upstream.on('error', this.onUpstreamError);
     this.upstream.on('message', this.onUpstreamMessage);
     this.upstream.connect(a.port, a.host, this.onConnect);
+    this.proxyHeader = listener.config.proxyProtocol === 'v2' ? encodeProxyV2({ ip: replyAddress, port: clientPort }, listener.localEndpoint(), 'dgram') : null;
     this.pool.acquire(backend, this);
   }
 
@@ -65,7 +73,8 @@ export class UdpSession {
     this.backend.bytesIn += msg.length;
     this.listener.bytesIn += msg.length;
     if (this.connected) {
-      this.upstream.send(msg);
+      if (this.proxyHeader === null) this.upstream.send(msg);
+      else this.upstream.send([this.proxyHeader, msg]);
     } else if (this.pending !== null && this.pending.length < MAX_PENDING) {
       this.pending.push(msg);
     } else {
@@ -80,7 +89,10 @@ export class UdpSession {
     this.backendLocal = formatHostPort(local.address, local.port);
     const queued = this.pending!;
     this.pending = null;
-    for (const m of queued) this.upstream.send(m);
+    for (const m of queued) {
+      if (this.proxyHeader === null) this.upstream.send(m);
+      else this.upstream.send([this.proxyHeader, m]);
+    }
   };
 
   private readonly onUpstreamMessage = (msg: Buffer): void => {
