@@ -7,10 +7,11 @@
 // both ends are IPv4 the header says TCP4 / AF_INET. When one end is IPv4 and the other IPv6, the
 // IPv4 end is written IPv4-mapped and the header says TCP6 / AF_INET6: §2.1 requires both
 // addresses to share the announced family, and mapping loses nothing, where UNKNOWN would hide
-// both addresses from the backend. A `%zone` suffix (Node appends it to link-local peers) is
-// dropped: neither format can carry it. An address or port that cannot be encoded gives
-// "PROXY UNKNOWN" (v1) or PROXY + AF_UNSPEC with no addresses (v2); the backend then uses the
-// real connection's endpoints (§2.1, §2.2).
+// both addresses from the backend. A `%zone` suffix (Node may add one to link-local addresses)
+// is dropped: neither format can carry it. An address or port that cannot be encoded gives
+// "PROXY UNKNOWN" (v1) or PROXY + AF_UNSPEC with no addresses (v2); §2.1/§2.2 let the backend
+// use the real endpoints or refuse: nginx 1.22 accepts both, HAProxy 2.6 refuses the v2 one
+// (test/e2e/proxy-protocol-consumers.test.ts).
 //
 // UDP: §2.2 defines the DGRAM values (0x12, 0x22) but says nothing on datagram framing (the
 // rest of the spec speaks of connections). Whether a header goes on every datagram or only the

@@ -70,14 +70,15 @@ export function parseProxyHeader(buf: Buffer): ParsedProxyHeader {
 }
 
 function parseV1(buf: Buffer): ParsedProxyHeader {
-  const window = buf.subarray(0, V1_MAX_LINE_BYTES);
-  const crlf = window.indexOf('\r\n', 0, 'latin1');
-  if (crlf < 0) {
+  // §2.1: the line ends at the first CRLF, within 107 bytes; a lone CR or LF is an error.
+  const lf = buf.subarray(0, V1_MAX_LINE_BYTES).indexOf(0x0a);
+  if (lf < 0) {
     if (buf.length >= V1_MAX_LINE_BYTES) throw new ProxyHeaderError('bad_line', `no CRLF in the first ${V1_MAX_LINE_BYTES} bytes`);
     throw new ProxyHeaderError('incomplete', 'no CRLF yet');
   }
+  if (lf === 0 || buf[lf - 1] !== 0x0d) throw new ProxyHeaderError('bad_line', 'LF without CR');
+  const crlf = lf - 1;
   const line = buf.toString('latin1', 0, crlf);
-  if (/[^\x20-\x7e]/.test(line)) throw new ProxyHeaderError('bad_line', `non-printable byte or lone CR/LF in ${JSON.stringify(line)}`);
   const headerLength = crlf + 2;
   const fields = line.split(' ');
   if (fields[0] !== 'PROXY') throw new ProxyHeaderError('bad_line', `line must start "PROXY ": ${JSON.stringify(line)}`);
@@ -85,6 +86,7 @@ function parseV1(buf: Buffer): ParsedProxyHeader {
     // §2.1: the receiver ignores anything after UNKNOWN up to the CRLF.
     return { version: 1, command: 'proxy', family: 'unspec', transport: 'unspec', srcIp: null, srcPort: null, dstIp: null, dstPort: null, headerLength, tlvs: [] };
   }
+  if (/[^\x20-\x7e]/.test(line)) throw new ProxyHeaderError('bad_line', `non-printable byte or lone CR in ${JSON.stringify(line)}`);
   if (fields.length !== 6) throw new ProxyHeaderError('bad_line', `want 6 single-space-separated fields, got ${fields.length}: ${JSON.stringify(line)}`);
   const [, proto, src, dst, sport, dport] = fields as [string, string, string, string, string, string];
   let family: 'inet' | 'inet6';
