@@ -10,6 +10,7 @@ import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
 import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
+import { readBuffer, donateReadBuffer } from './read-buffer.js';
 import type { TcpListener } from './tcp-listener.js';
 
 function noop(): void {}
@@ -87,7 +88,14 @@ export class TcpSession {
     }
     this.backend = b;
     this.attempts++;
-    const up = net.connect({ host: b.address.host, port: b.address.port, allowHalfOpen: true, noDelay: true });
+    const up = net.connect({
+      host: b.address.host,
+      port: b.address.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      // Backend bytes bypass the Readable machinery and land in a shared buffer (read-buffer.ts).
+      onread: { buffer: readBuffer, callback: this.onUpstreamRead },
+    });
     this.upstream = up;
     up.setTimeout(this.listener.config.connectTimeoutMs);
     up.on('error', this.onUpstreamError);
@@ -126,7 +134,6 @@ export class TcpSession {
     this.pool.acquire(this.backend!, this);
     this.backendLocal = formatHostPort(up.localAddress ?? '', up.localPort);
     if (this.done) return;
-    up.on('data', this.onUpstreamData);
     up.on('end', this.onUpstreamEnd);
     up.on('drain', this.onUpstreamDrain);
     client.on('data', this.onClientData);
@@ -157,11 +164,20 @@ export class TcpSession {
     if (!this.upstream!.write(chunk)) this.client.pause();
   };
 
-  private readonly onUpstreamData = (chunk: Buffer): void => {
-    this.bytesOut += chunk.length;
-    this.backend!.bytesOut += chunk.length;
-    this.listener.bytesOut += chunk.length;
-    if (!this.client.write(chunk)) this.upstream!.pause();
+  /**
+   * onread callback (called in the global context, hence an arrow field): `n` bytes of the
+   * shared read buffer. Returning false pauses the upstream (backpressure).
+   */
+  private readonly onUpstreamRead = (n: number, buf: Buffer): boolean => {
+    if (!this.connected || this.done) return false;
+    this.bytesOut += n;
+    this.backend!.bytesOut += n;
+    this.listener.bytesOut += n;
+    const client = this.client;
+    const flowing = client.write(buf.subarray(0, n));
+    // Not written through synchronously: the pending write owns the shared buffer now.
+    if (client.writableLength > 0) donateReadBuffer();
+    return flowing;
   };
 
   private readonly onUpstreamDrain = (): void => {
