@@ -20,7 +20,7 @@ export type KeyType =
   | 'sections' //  array of tables of section `section`
   | 'named'; //    table of NAME → table of section `section`
 
-export type SectionName = 'root' | 'global' | 'admin' | 'listener' | 'route' | 'pool' | 'backend' | 'health';
+export type SectionName = 'root' | 'global' | 'admin' | 'listener' | 'route' | 'rate-limit' | 'pool' | 'backend' | 'health';
 
 /** A TOML default value as an operator would write it. */
 export type DefaultValue = string | number | readonly string[];
@@ -58,6 +58,8 @@ export const MAX_CONNECTIONS_LIMIT = 10_000_000;
 export const MAX_WEIGHT = 256;
 export const MAX_RETRIES = 10;
 export const MAX_RISE_FALL = 100;
+/** rate_limit requests/burst: a sanity bound; a bucket holds a float, so any size is O(1). */
+export const MAX_RATE_REQUESTS = 1_000_000_000;
 
 /** Listener and pool names: also used in log fields, metric labels and admin URLs. */
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -116,7 +118,7 @@ export const LISTENER: SectionSpec = {
     { key: 'bind', type: 'bind', required: true, doc: 'IP:PORT, [IPv6]:PORT or :PORT (all interfaces); port 0 lets the OS choose.' },
     { key: 'pool', type: 'pool-ref', required: true, doc: 'Name of the pool that takes this listener\'s clients (http: the pool when no route matches).' },
     { key: 'connect_timeout', type: 'duration', default: '3s', min: 1, doc: 'tcp/http: how long a connect to a backend may take before the next backend is tried.' },
-    { key: 'idle_timeout', type: 'duration', default: '1h', min: 1, doc: 'tcp: no bytes either way for this long closes both sides.' },
+    { key: 'idle_timeout', type: 'duration', default: '1h', min: 1, doc: 'tcp: no bytes either way for this long closes both sides; http: how long a backend may stay silent (504 before the response head).' },
     {
       key: 'max_connections', type: 'integer', default: 10_000, min: 1, max: MAX_CONNECTIONS_LIMIT,
       doc: 'Open connections (udp: sessions) of this listener; clients beyond it are denied.',
@@ -125,6 +127,10 @@ export const LISTENER: SectionSpec = {
     { key: 'deny', type: 'cidrs', default: [], doc: 'Client CIDRs refused; deny wins over allow.' },
     { key: 'proxy_protocol', type: 'enum', values: PROXY_PROTOCOLS, default: 'off', doc: 'PROXY protocol header sent first on each backend connection (v1 is TCP only).' },
     { key: 'session_timeout', type: 'duration', default: '60s', min: 1, doc: 'udp: a client\'s session ends after this long without packets either way.' },
+    {
+      key: 'header_timeout', type: 'duration', default: '10s', min: 1,
+      doc: 'http: a client must send a complete request head within this long (slowloris guard); it is answered 408 and closed.',
+    },
     { key: 'routes', type: 'sections', section: 'route', doc: 'http only: [[listeners.NAME.routes]], first match wins, else the listener\'s pool.' },
   ],
 };
@@ -137,6 +143,18 @@ export const ROUTE: SectionSpec = {
     { key: 'host', type: 'host-pattern', doc: 'Host header, exact ("api.example.com") or one wildcard label ("*.example.com"); unset: any host.' },
     { key: 'path_prefix', type: 'path-prefix', doc: 'Request path starts with this (must start with "/"); unset: any path.' },
     { key: 'pool', type: 'pool-ref', required: true, doc: 'Pool that takes the matching requests.' },
+    { key: 'rate_limit', type: 'section', section: 'rate-limit', doc: 'Inline table { requests, per, burst }: a token bucket per client IP; over it, 429 with Retry-After.' },
+  ],
+};
+
+export const RATE_LIMIT: SectionSpec = {
+  name: 'rate-limit',
+  path: 'listeners.NAME.routes[i].rate_limit',
+  doc: 'Per-route token bucket per client IP: `requests` tokens refill every `per`, up to `burst`.',
+  keys: [
+    { key: 'requests', type: 'integer', required: true, min: 1, max: MAX_RATE_REQUESTS, doc: 'Requests allowed per `per` (the refill rate).' },
+    { key: 'per', type: 'duration', default: '1s', min: 1, doc: 'The period `requests` refers to.' },
+    { key: 'burst', type: 'integer', min: 1, max: MAX_RATE_REQUESTS, doc: 'Bucket size: requests a quiet client may send at once; unset: `requests`.' },
   ],
 };
 
@@ -183,7 +201,7 @@ export const HEALTH: SectionSpec = {
 };
 
 /** Every section, in file order. */
-export const SECTIONS: readonly SectionSpec[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, POOL, BACKEND, HEALTH];
+export const SECTIONS: readonly SectionSpec[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, RATE_LIMIT, POOL, BACKEND, HEALTH];
 
 export function sectionSpec(name: SectionName): SectionSpec {
   const spec = SECTIONS.find((s) => s.name === name);

@@ -36,10 +36,18 @@ export interface AdminConfig {
   readonly bind: Address;
 }
 
+/** A token bucket per client IP: `requests` tokens per `perMs`, holding at most `burst`. */
+export interface RateLimitConfig {
+  readonly requests: number;
+  readonly perMs: number;
+  readonly burst: number;
+}
+
 export interface RouteConfig {
   readonly host?: string;
   readonly pathPrefix?: string;
   readonly pool: string;
+  readonly rateLimit?: RateLimitConfig;
 }
 
 export interface ListenerConfig {
@@ -54,6 +62,8 @@ export interface ListenerConfig {
   readonly deny: readonly Cidr[];
   readonly proxyProtocol: ProxyProtocol;
   readonly sessionTimeoutMs: number;
+  /** http only (absent on tcp/udp): time a client has to send a complete request head. */
+  readonly headerTimeoutMs?: number;
   readonly routes: readonly RouteConfig[];
 }
 

@@ -19,6 +19,7 @@ import type {
   PoolConfig,
   Protocol,
   ProxyProtocol,
+  RateLimitConfig,
   RouteConfig,
 } from './types.js';
 import { parseAddress, isHostname } from './address.js';
@@ -36,6 +37,7 @@ import {
   LISTENER,
   NAME_PATTERN,
   POOL,
+  RATE_LIMIT,
   ROOT,
   ROUTE,
   type KeySpec,
@@ -244,6 +246,7 @@ class Validator {
       deny: v.get('deny') as Cidr[],
       proxyProtocol,
       sessionTimeoutMs: v.get('session_timeout') as number,
+      ...(protocol === 'http' ? { headerTimeoutMs: v.get('header_timeout') as number } : {}),
       routes,
     };
   }
@@ -254,11 +257,21 @@ class Validator {
     const pathPrefix = v.get('path_prefix') as string | undefined;
     const pool = v.get('pool') as string | undefined;
     if (pool !== undefined) this.#poolRefs.push({ pool, path: [...path, 'pool'] });
+    const rateLimit = raw['rate_limit'] === undefined ? undefined : this.rateLimit(raw['rate_limit'], [...path, 'rate_limit']);
     return {
       ...(host === undefined ? {} : { host }),
       ...(pathPrefix === undefined ? {} : { pathPrefix }),
       pool: pool ?? '',
+      ...(rateLimit === undefined ? {} : { rateLimit }),
     };
+  }
+
+  rateLimit(raw: unknown, path: KeyPath): RateLimitConfig | undefined {
+    const v = this.section(RATE_LIMIT, raw, path);
+    const requests = v?.get('requests') as number | undefined;
+    if (v === undefined || requests === undefined) return undefined;
+    const burst = (v.get('burst') as number | undefined) ?? requests;
+    return { requests, perMs: v.get('per') as number, burst };
   }
 
   pool(name: string, raw: Table): PoolConfig {
