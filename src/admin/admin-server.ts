@@ -81,7 +81,7 @@ export class AdminServer {
     };
     if (path === '/healthz') {
       if (!only('GET, HEAD')) return;
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok');
       return;
     }
     if (path === '/status') {

@@ -39,7 +39,7 @@ t.test('healthz, status, metrics', async (t) => {
   const admin = lb.runtime.admin!.port;
   const h = await request(admin, 'GET', '/healthz');
   t.equal(h.status, 200);
-  t.equal(h.body, 'ok\n');
+  t.equal(h.body, 'ok', 'exactly "ok", as SPEC writes it');
   t.equal((await request(admin, 'HEAD', '/healthz')).status, 200);
 
   t.equal(await echoOnce(lb.port('front'), 'abcdef'), 'abcdef');
