@@ -1,21 +1,66 @@
-// The shared read buffer for upstream sockets (net.connect `onread`): libuv reads backend
-// bytes straight into it, so a read allocates nothing. Ownership rule: after a read, the
-// bytes are written to the client; if that write did not complete synchronously (the
-// client's write queue is not empty), the queued write still references the buffer, so the
-// buffer is donated to it and a fresh one takes its place. Under normal flow, one buffer
-// serves every session; under backpressure, allocation falls back to one buffer per stall.
+import net from 'node:net';
+
+// The shared read buffer: every socket of every session reads into this one buffer
+// (net.connect `onread`, and adoptReadBuffer() for accepted sockets), so libuv never
+// allocates a 64 KiB buffer per read and no Readable-stream machinery runs per chunk.
+// Ownership rule: each handle caches the buffer for its next read, so a buffer handed to a
+// pending write could be overwritten by any other socket's read. Therefore the bytes are
+// always copied out (copyOut) inside the read callback, before anything else can run, and
+// the shared buffer is never referenced after the callback returns.
 
 /** libuv's default read size (64 KiB): one read takes what one loopback segment carries. */
 export const READ_BUFFER_BYTES = 64 * 1024;
 
-let shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+const shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 
-/** The buffer the next upstream read goes into (passed as onread.buffer). */
+/** The buffer every read goes into (passed as onread.buffer). */
 export function readBuffer(): Buffer {
   return shared;
 }
 
-/** The current buffer is referenced by a pending write: stop reusing it. */
-export function donateReadBuffer(): void {
-  shared = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+/** A copy of the first `n` bytes of a read: small reads come from Node's pooled slab. */
+export function copyOut(buf: Buffer, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  buf.copy(out, 0, 0, n);
+  return out;
+}
+
+// Accepted sockets: Node 20 offers `onread` only to sockets it connects (net.connect), not to
+// the ones a server accepts. The same machinery exists on every net.Socket behind three
+// internal symbols; when they are found (checked once, on a throwaway socket built with
+// `onread`), an accepted socket is switched to the shared buffer before its first read.
+// When they are not (another Node version), adoptReadBuffer() returns false and the session
+// falls back to 'data' events: slower, never wrong.
+type OnRead = (n: number, buf: Buffer) => boolean;
+interface Internals {
+  kBuffer: symbol;
+  kBufferGen: symbol;
+  kBufferCb: symbol;
+}
+
+const internals: Internals | null = (() => {
+  // @types/node 20 omits `onread` from the constructor options; Node 20 accepts it.
+  const probe = new net.Socket({ onread: { buffer: readBuffer, callback: () => true } } as net.SocketConstructorOpts);
+  const find = (d: string): symbol | undefined => Object.getOwnPropertySymbols(probe).find((s) => s.description === d);
+  const kBuffer = find('kBuffer');
+  const kBufferGen = find('kBufferGen');
+  const kBufferCb = find('kBufferCb');
+  probe.destroy();
+  return kBuffer && kBufferGen && kBufferCb ? { kBuffer, kBufferGen, kBufferCb } : null;
+})();
+
+/**
+ * Make a paused, accepted socket read into the shared buffer and hand each read to
+ * `callback` (return false to pause). Call before the first resume(). False when this Node
+ * does not expose the machinery; the caller then uses 'data' events.
+ */
+export function adoptReadBuffer(socket: net.Socket, callback: OnRead): boolean {
+  const handle = (socket as unknown as { _handle: { useUserBuffer?(b: Uint8Array): void } | null })._handle;
+  if (internals === null || handle === null || typeof handle.useUserBuffer !== 'function') return false;
+  const s = socket as unknown as Record<symbol, unknown>;
+  s[internals.kBuffer] = readBuffer();
+  s[internals.kBufferGen] = readBuffer;
+  s[internals.kBufferCb] = callback;
+  handle.useUserBuffer(readBuffer());
+  return true;
 }

@@ -10,7 +10,7 @@ import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
 import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
-import { readBuffer, donateReadBuffer } from './read-buffer.js';
+import { readBuffer, copyOut, adoptReadBuffer } from './read-buffer.js';
 import type { TcpListener } from './tcp-listener.js';
 
 function noop(): void {}
@@ -139,7 +139,8 @@ export class TcpSession {
     if (this.done) return;
     up.on('end', upstreamEnd);
     up.on('drain', upstreamDrain);
-    client.on('data', clientData);
+    // Client bytes land in the shared read buffer too where this Node allows it.
+    if (!adoptReadBuffer(client, this.onClientRead)) client.on('data', clientData);
     client.on('end', clientEnd);
     client.on('drain', clientDrain);
     client.on('timeout', clientTimeout);
@@ -168,6 +169,15 @@ export class TcpSession {
     if (!this.upstream!.write(chunk)) this.client.pause();
   }
 
+  /** Client reads through the shared buffer (see adoptReadBuffer); same rules as below. */
+  private readonly onClientRead = (n: number, buf: Buffer): boolean => {
+    if (!this.connected || this.done) return false;
+    this.bytesIn += n;
+    this.backend!.bytesIn += n;
+    this.listener.bytesIn += n;
+    return this.upstream!.write(copyOut(buf, n));
+  };
+
   /**
    * onread callback (called in the global context, hence an arrow field): `n` bytes of the
    * shared read buffer. Returning false pauses the upstream (backpressure).
@@ -177,11 +187,7 @@ export class TcpSession {
     this.bytesOut += n;
     this.backend!.bytesOut += n;
     this.listener.bytesOut += n;
-    const client = this.client;
-    const flowing = client.write(buf.subarray(0, n));
-    // Not written through synchronously: the pending write owns the shared buffer now.
-    if (client.writableLength > 0) donateReadBuffer();
-    return flowing;
+    return this.client.write(copyOut(buf, n));
   };
 
   /** @internal event handler; `this` is the session (see trampolines below). */
