@@ -6,7 +6,6 @@
 // access line (msg "request"); nothing else is logged above debug per request.
 import http, { Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { once } from 'node:events';
 import type { ListenerConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Listener } from '../listeners/listener.js';
@@ -14,15 +13,13 @@ import type { EndReason } from '../log/end-reason.js';
 import type { Backend } from '../pool/backend.js';
 import type { Pool } from '../pool/pool.js';
 import type { ConnectionBudget } from '../runtime/limits.js';
-import { BindError } from '../errors.js';
 import { Acl, formatHostPort, normaliseIp } from '../listeners/admission.js';
+import { listenOn } from '../listeners/bind.js';
 import { Exchange } from './exchange.js';
 import { Tunnel } from './tunnel.js';
 import { Router, targetPath, type Route } from './router.js';
 import type { ClientInfo, ExchangeOwner, RequestLine } from './http-types.js';
 
-/** Kernel accept queue; Linux caps it at net.core.somaxconn (4096 here). Same as tcp. */
-const BACKLOG = 4096;
 /**
  * Request line plus header fields, in bytes (node:http maxHeaderSize; llhttp counts the whole
  * head). 16 KiB is Node's default and above nginx's 8 KiB large_client_header_buffers line.
@@ -133,17 +130,7 @@ export class HttpListener implements Listener, ExchangeOwner {
   }
 
   async listen(): Promise<void> {
-    const { host, port } = this.config.bind;
-    this.server.off('error', this.onServerError);
-    try {
-      const listening = once(this.server, 'listening');
-      this.server.listen({ host: host === '' ? undefined : host, port, backlog: BACKLOG });
-      await listening;
-    } catch (err) {
-      throw new BindError(this.name, this.config.bind.text, err as NodeJS.ErrnoException);
-    } finally {
-      this.server.on('error', this.onServerError);
-    }
+    await listenOn(this.server, this.name, this.config.bind, this.onServerError);
     this.log.info({ bind: this.boundAddress(), protocol: 'http', pool: this.pool.name, routes: this.config.routes.length }, 'listening');
   }
 

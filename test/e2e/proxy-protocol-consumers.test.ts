@@ -4,6 +4,7 @@
 // is always over 127.0.0.1; IPv6 lives only in the header. No lb process is involved.
 // Each consumer skips with a message when its binary is not installed.
 import t from 'tap';
+import { freePort } from '../support/net.js';
 import type { Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -111,16 +112,6 @@ const cases: Case[] = [
 ];
 
 const canonical = (ip: string): string => (ip.includes(':') ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip);
-
-/** Pick a free loopback port by binding 0 and closing (the consumers cannot listen on 0). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

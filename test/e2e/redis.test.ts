@@ -7,7 +7,7 @@ import { spawnLb, writeConfig } from '../support/lb-process.js';
 import { connect, collect } from '../support/backends.js';
 
 if (!haveRedis()) {
-  t.skip('redis-server/redis-benchmark not installed (apt-get install redis-server redis-tools)');
+  t.skip('redis-server/redis-benchmark not installed (apt-get install redis-server redis-tools)', () => {});
 } else {
   let servers: RedisServer[] = [];
   t.before(async () => {

@@ -2,25 +2,13 @@
 // v2 on TCP (IPv4 and IPv6 clients), v2 DGRAM in front of every UDP datagram, and the
 // client's bytes intact after the header.
 import t from 'tap';
-import net from 'node:net';
+import { has6 } from '../support/net.js';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { startServer, connect, collect } from '../support/backends.js';
 import { startLb, simpleConfig } from '../support/lb.js';
 import { parseProxyHeader } from '../support/proxy-protocol-parser.js';
 
-async function has6(): Promise<boolean> {
-  const s = net.createServer();
-  try {
-    s.listen(0, '::1');
-    await once(s, 'listening');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    s.close();
-  }
-}
 
 /** A backend that records everything it receives until the client ends. */
 async function recorder(): Promise<{ port: number; received: Promise<Buffer>; close(): Promise<void> }> {
@@ -40,7 +28,7 @@ async function recorder(): Promise<{ port: number; received: Promise<Buffer>; cl
 for (const version of ['v1', 'v2'] as const) {
   for (const family of [4, 6] as const) {
     t.test(`TCP ${version}, IPv${family} client`, async (t) => {
-      if (family === 6 && !(await has6())) return t.skip('no IPv6 loopback');
+      if (family === 6 && !(await has6())) return t.skip('no IPv6 loopback', () => {});
       const rec = await recorder();
       t.teardown(() => rec.close());
       const bind = family === 4 ? '127.0.0.1:0' : '[::1]:0';

@@ -2,6 +2,7 @@
 // Every server listens on port 0 and is closed by the caller's teardown.
 import net, { type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { freePort } from './net.js';
 
 export interface TestServer {
   readonly server: Server;
@@ -42,15 +43,8 @@ export function echoServer(host?: string): Promise<TestServer> {
   return startServer((s) => s.pipe(s), host);
 }
 
-/** A port with nothing listening: bind, read the port, close. Connects get ECONNREFUSED. */
-export async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A port with nothing listening: connects get ECONNREFUSED. */
+export const deadPort = freePort;
 
 /**
  * Connect to 127.0.0.1:port (or host) and resolve once connected. Half-open capable by

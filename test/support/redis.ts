@@ -3,21 +3,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { freePort } from './net.js';
 
 export function haveRedis(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
     && spawnSync('redis-benchmark', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** Ask the OS for a free loopback port (redis-server cannot listen on port 0). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort };
 
 export interface RedisServer {
   readonly port: number;

@@ -2,19 +2,16 @@
 // TcpSession. Accepted sockets start paused (pauseOnConnect) and half-open capable, so no
 // client byte is read before its backend is connected and a FIN can be passed on alone.
 import net, { type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import type { Pool } from '../../pool/pool.js';
 import type { ConnectionBudget } from '../../runtime/limits.js';
 import type { EndReason } from '../../log/end-reason.js';
-import { BindError } from '../../errors.js';
 import { logAccess } from '../../log/access.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
+import { listenOn } from '../bind.js';
 import { TcpSession } from './tcp-session.js';
 
-/** Kernel accept queue; Linux caps it at net.core.somaxconn (4096 here). */
-const BACKLOG = 4096;
 
 export class TcpListener {
   readonly name: string;
@@ -56,17 +53,7 @@ export class TcpListener {
 
   /** Bind; resolves once listening, rejects with BindError (code LB_BIND_FAILED). */
   async listen(): Promise<void> {
-    const { host, port } = this.config.bind;
-    this.server.off('error', this.onServerError);
-    try {
-      const listening = once(this.server, 'listening');
-      this.server.listen({ host: host === '' ? undefined : host, port, backlog: BACKLOG });
-      await listening;
-    } catch (err) {
-      throw new BindError(this.name, this.config.bind.text, err as NodeJS.ErrnoException);
-    } finally {
-      this.server.on('error', this.onServerError);
-    }
+    await listenOn(this.server, this.name, this.config.bind, this.onServerError);
     this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name }, 'listening');
   }
 

@@ -2,23 +2,12 @@
 // dual-stack bind, and the listener and global connection limits. Denied clients are closed
 // and logged with end = "denied" and the rule that denied them.
 import t from 'tap';
+import { has6 } from '../../support/net.js';
 import net from 'node:net';
 import { once } from 'node:events';
 import { echoServer, connect, collect, type TestServer } from '../../support/backends.js';
 import { startLb, simpleConfig } from '../../support/lb.js';
 
-async function has6(): Promise<boolean> {
-  const s = net.createServer();
-  try {
-    s.listen(0, '::1');
-    await once(s, 'listening');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    s.close();
-  }
-}
 
 /** Connect, send a line, and report whether it came back (served) or the socket was closed. */
 async function served(port: number, host: string): Promise<boolean> {
@@ -51,7 +40,7 @@ const cases: Array<{ name: string; bind: string; acl: string; host: string; want
 for (const c of cases) {
   t.test(c.name, async (t) => {
     if (c.v6 && !(await has6())) {
-      t.skip('no IPv6 loopback here');
+      t.skip('no IPv6 loopback here', () => {});
       return;
     }
     const toml = simpleConfig([echo.port], { listener: c.acl }).replace('bind = "127.0.0.1:0"', `bind = "${c.bind}"`);

@@ -51,7 +51,7 @@ t.test('retries = 0 means one attempt', async (t) => {
 
 t.test('connect timeout against a backend that never answers the SYN', async (t) => {
   if (!(await havePython())) {
-    t.skip('python3 not found: the blackhole peer needs it');
+    t.skip('python3 not found: the blackhole peer needs it', () => {});
     return;
   }
   const hole = await startBlackhole();
