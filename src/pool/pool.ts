@@ -28,6 +28,8 @@ export class Pool implements HealthSink {
   private selector: Selector;
   private prober: Prober | null = null;
   private readonly drainTimers = new Map<Backend, NodeJS.Timeout>();
+  /** When each draining backend started draining (performance.now()). */
+  private readonly drainSince = new Map<Backend, number>();
   private readonly spreadTimers = new Set<NodeJS.Timeout>();
   private drainTimeoutMs: number;
   readonly log: Logger;
@@ -69,6 +71,7 @@ export class Pool implements HealthSink {
     this.prober = null;
     for (const t of this.drainTimers.values()) clearTimeout(t);
     this.drainTimers.clear();
+    this.drainSince.clear();
     for (const t of this.spreadTimers) clearTimeout(t);
     this.spreadTimers.clear();
   }
@@ -91,6 +94,7 @@ export class Pool implements HealthSink {
     b.total++;
     b.sessions.add(session);
     this.selector.onAcquire?.(b);
+    if (b.draining) this.armDrainTimer(b);
   }
 
   /** A session to `b` ended. */
@@ -219,7 +223,10 @@ export class Pool implements HealthSink {
 
   /** Drop a removed backend whose sessions are all gone. */
   private forget(b: Backend): void {
+    // Idempotent: a session whose connect was in flight can release after the backend left.
+    if (!this.backends.includes(b)) return;
     this.stopDrainTimer(b);
+    this.drainSince.delete(b);
     this.backends = this.backends.filter((x) => x !== b);
     if (this.byKey.get(b.key) === b) this.byKey.delete(b.key);
     this.log.info({ backend: b.key }, 'backend removed');
@@ -228,18 +235,29 @@ export class Pool implements HealthSink {
   private startDrain(b: Backend, why: string): void {
     b.draining = true;
     this.updateState(b, why);
-    if (this.drainTimers.has(b)) return;
-    if (b.sessions.size === 0) return;
+    if (!this.drainSince.has(b)) this.drainSince.set(b, performance.now());
+    this.armDrainTimer(b);
+  }
+
+  /**
+   * Close what is left of a draining backend's sessions at its deadline (drain start +
+   * drain_timeout). Armed when draining starts with sessions open, and again by acquire() for
+   * a session whose connect was still in flight then, so it cannot outlive the deadline.
+   */
+  private armDrainTimer(b: Backend): void {
+    if (this.drainTimers.has(b) || b.sessions.size === 0) return;
+    const since = this.drainSince.get(b) ?? performance.now();
     const t = setTimeout(() => {
       this.drainTimers.delete(b);
       for (const s of [...b.sessions]) s.close('drained');
-    }, this.drainTimeoutMs);
+    }, Math.max(0, since + this.drainTimeoutMs - performance.now()));
     t.unref();
     this.drainTimers.set(b, t);
   }
 
   private stopDrain(b: Backend): void {
     b.draining = false;
+    this.drainSince.delete(b);
     this.stopDrainTimer(b);
   }
 

@@ -84,3 +84,22 @@ t.test('drain through the runtime: no new sessions, the open one continues; enab
   for (const s of [...open, ...more, ...after]) s.destroy();
   t.equal(pool.drainBackend('10.9.9.9:1'), undefined, 'unknown backend');
 });
+
+t.test('a session whose connect was in flight when its backend started draining still ends at the deadline', async (t) => {
+  // The backend accepts in the kernel but lb's connect completes only after drainBackend():
+  // drain is called synchronously right after the client connects, before lb's dial finishes.
+  const echo = await echoServer();
+  t.teardown(() => echo.close());
+  const lb = await startLb(t, simpleConfig([echo.port]).replace('drain_timeout = "1s"', 'drain_timeout = "200ms"'));
+  const pool = lb.runtime.pools.get('p')!;
+  const key = `127.0.0.1:${echo.port}`;
+  const s = await connect(lb.port('front'), '127.0.0.1', false);
+  const got = collect(s);
+  pool.drainBackend(key);
+  s.write('x');
+  await once(s, 'data');
+  t.equal(pool.get(key)!.active, 1, 'the in-flight session was established on the draining backend');
+  await got;
+  const line = await lb.logs.waitFor({ msg: 'session ended' });
+  t.equal(line.end, 'drained', 'closed by the drain deadline, not left running');
+});
