@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { BindError } from '../errors.js';
 import { formatHostPort } from '../listeners/admission.js';
 import { formatProblem } from '../config/validate.js';
+import { parseAddress } from '../config/address.js';
 import { buildStatus } from './status.js';
 import { createMetrics } from './metrics.js';
 
@@ -119,6 +120,9 @@ export class AdminServer {
         json(res, 404, { error: `no pool named ${JSON.stringify(poolName)}`, pools: [...this.runtime.pools.keys()] });
         return;
       }
+      // Accept any spelling of the address ("[0:0::1]:5432", upper-case hex): compare canonical forms.
+      const parsed = parseAddress(address, 'backend');
+      if (parsed.ok) address = parsed.value.text;
       const b = m[3] === 'drain' ? pool.drainBackend(address) : pool.enableBackend(address);
       if (b === undefined) {
         json(res, 404, { error: `pool ${poolName} has no backend ${JSON.stringify(address)}`, backends: pool.backends.filter((x) => !x.removed).map((x) => x.key) });

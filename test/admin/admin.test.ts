@@ -170,3 +170,19 @@ t.test('POST /reload: applied, then rejected with every problem', async (t) => {
   t.equal(lb.runtime.admin, null);
   await t.rejects(request(admin, 'GET', '/healthz'), 'admin closed');
 });
+
+t.test('drain finds a backend by any spelling of its address', async (t) => {
+  // No traffic here: the backend only has to exist in the pool.
+  const lb = await startLb(t, `[admin]
+bind = "127.0.0.1:0"
+[listeners.front]
+bind = "127.0.0.1:0"
+pool = "p"
+[pools.p]
+backends = [{ address = "[2001:db8::1]:5432" }]
+`);
+  const admin = lb.runtime.admin!.port;
+  const r = await request(admin, 'POST', `/pools/p/backends/${encodeURIComponent('[2001:DB8:0:0:0:0:0:1]:5432')}/drain`);
+  t.equal(r.status, 200);
+  t.match(JSON.parse(r.body), { backend: '[2001:db8::1]:5432', state: 'draining' });
+});
