@@ -78,6 +78,31 @@ export function createMetrics(runtime: Runtime): InstanceType<typeof Registry> {
     },
   });
 
+  // HTTP listeners (read structurally: the core does not import src/http/).
+  const httpField = (l: Listener, f: 'requestsTotal' | 'rateLimited' | 'activeRequests'): number =>
+    (l as unknown as Record<string, number | undefined>)[f] ?? 0;
+  new Counter({
+    name: 'lb_http_requests_total', help: 'HTTP requests received by http listeners.', labelNames: ['listener'], registers: [register],
+    collect() {
+      this.reset();
+      for (const l of listeners()) if (l.protocol === 'http') this.inc({ listener: l.name }, httpField(l, 'requestsTotal'));
+    },
+  });
+  new Counter({
+    name: 'lb_http_rate_limited_total', help: 'HTTP requests answered 429 by a route rate limit.', labelNames: ['listener'], registers: [register],
+    collect() {
+      this.reset();
+      for (const l of listeners()) if (l.protocol === 'http') this.inc({ listener: l.name }, httpField(l, 'rateLimited'));
+    },
+  });
+  new Gauge({
+    name: 'lb_http_active_requests', help: 'HTTP requests and tunnels in flight.', labelNames: ['listener'], registers: [register],
+    collect() {
+      this.reset();
+      for (const l of listeners()) if (l.protocol === 'http') this.set({ listener: l.name }, httpField(l, 'activeRequests'));
+    },
+  });
+
   const backendMetric = (kind: 'gauge' | 'counter', name: string, help: string, value: (b: Backend) => number): void => {
     if (kind === 'gauge') {
       new Gauge({

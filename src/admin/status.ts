@@ -34,6 +34,7 @@ export interface StatusDoc {
     bytes_in: number;
     bytes_out: number;
     udp?: { datagrams_in: number; datagrams_out: number; dropped: Record<string, number> };
+    http?: { requests_total: number; active_requests: number; rate_limited: number };
   }>;
   pools: Array<{ name: string; algorithm: string; health: boolean; up: number; backends: BackendStatus[] }>;
 }
@@ -69,6 +70,7 @@ export function buildStatus(runtime: Runtime, version: string): StatusDoc {
             },
           }
         : {}),
+      ...(l.protocol === 'http' ? { http: httpCounters(l) } : {}),
     })),
     pools: [...runtime.pools.values()].map((p) => ({
       name: p.name,
@@ -92,4 +94,13 @@ export function buildStatus(runtime: Runtime, version: string): StatusDoc {
       })),
     })),
   };
+}
+
+/**
+ * HTTP listener counters, read structurally: the http module is loaded on demand and the
+ * core does not import its types.
+ */
+function httpCounters(l: unknown): { requests_total: number; active_requests: number; rate_limited: number } {
+  const h = l as { requestsTotal?: number; activeRequests?: number; rateLimited?: number };
+  return { requests_total: h.requestsTotal ?? 0, active_requests: h.activeRequests ?? 0, rate_limited: h.rateLimited ?? 0 };
 }

@@ -186,3 +186,31 @@ backends = [{ address = "[2001:db8::1]:5432" }]
   t.equal(r.status, 200);
   t.match(JSON.parse(r.body), { backend: '[2001:db8::1]:5432', state: 'draining' });
 });
+
+t.test('http listeners: request counters in /status and /metrics', async (t) => {
+  const http = await import('node:http');
+  const backend = http.createServer((_req, res) => res.end('hi'));
+  backend.listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  t.teardown(() => new Promise<void>((r) => backend.close(() => r())));
+  const port = (backend.address() as net.AddressInfo).port;
+  const lb = await startLb(t, `[admin]
+bind = "127.0.0.1:0"
+[listeners.web]
+protocol = "http"
+bind = "127.0.0.1:0"
+pool = "w"
+[pools.w]
+backends = [{ address = "127.0.0.1:${port}" }]
+`);
+  for (let i = 0; i < 3; i++) {
+    const r = await request(lb.port('web'), 'GET', `/x${i}`);
+    t.equal(r.status, 200);
+  }
+  const admin = lb.runtime.admin!.port;
+  const doc = JSON.parse((await request(admin, 'GET', '/status')).body) as StatusDoc;
+  t.match(doc.listeners[0], { name: 'web', protocol: 'http', http: { requests_total: 3, active_requests: 0, rate_limited: 0 } });
+  const e = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(value(e, 'lb_http_requests_total', { listener: 'web' }), 3);
+  t.equal(value(e, 'lb_http_active_requests', { listener: 'web' }), 0);
+});
