@@ -6,7 +6,7 @@ import { formatProblem } from '../config/validate.js';
 import pino from 'pino';
 import { Runtime } from '../runtime/runtime.js';
 import { startTcpEcho, startUdpEcho, type DemoBackend } from '../demo/echo-backends.js';
-import { DemoTraffic, DemoUdpTraffic } from '../demo/traffic.js';
+import { tcpTraffic, udpTraffic } from '../demo/traffic.js';
 import type { UdpListener } from '../listeners/udp/udp-listener.js';
 import { renderTable, formatBytes } from './format.js';
 import type { TcpListener } from '../listeners/tcp/tcp-listener.js';
@@ -66,8 +66,8 @@ export async function demoCommand(opts: { duration?: number }): Promise<number> 
       `3 TCP echo backends; UDP on ${game.boundAddress()} in front of 1 UDP echo backend; ` +
       `4 TCP and 3 UDP clients${opts.duration ? `; ${opts.duration}s` : '; Ctrl-C to stop'}\n\n`,
   );
-  const traffic = new DemoTraffic(listener.port, 4);
-  const udpTraffic = new DemoUdpTraffic(game.port, 3);
+  const traffic = tcpTraffic(listener.port, 4);
+  const udp = udpTraffic(game.port, 3);
   const started = performance.now();
   let lines = 0;
   const draw = (): void => {
@@ -78,7 +78,7 @@ export async function demoCommand(opts: { duration?: number }): Promise<number> 
     const text =
       renderTable(['proto', 'backend', 'state', 'weight', 'active', 'total', 'bytes in', 'bytes out'], rows) +
       `\n${secs}s  tcp exchanges ok ${traffic.stats.ok}, failed ${traffic.stats.failed}; ` +
-      `udp datagrams echoed ${udpTraffic.stats.ok}, failed ${udpTraffic.stats.failed}; ${game.sessions.size} udp sessions\n`;
+      `udp datagrams echoed ${udp.stats.ok}, failed ${udp.stats.failed}; ${game.sessions.size} udp sessions\n`;
     if (tty && lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[J`);
     process.stdout.write(tty ? text : text + '\n');
     lines = text.split('\n').length - 1;
@@ -91,11 +91,11 @@ export async function demoCommand(opts: { duration?: number }): Promise<number> 
     process.once('SIGTERM', done);
   });
   clearInterval(timer);
-  await Promise.all([traffic.stop(), udpTraffic.stop()]);
+  await Promise.all([traffic.stop(), udp.stop()]);
   draw();
   await runtime.stop(1000);
   await Promise.all([...backends, udpEcho].map((b) => b.close()));
-  const failed = traffic.stats.failed + udpTraffic.stats.failed;
+  const failed = traffic.stats.failed + udp.stats.failed;
   process.stdout.write(failed === 0 ? 'every echo came back byte for byte.\n' : `${failed} exchanges failed.\n`);
   return 0;
 }

@@ -1,5 +1,6 @@
-// Demo traffic: a few client loops, each opening a connection through the balancer, sending
-// a random payload, checking the echo byte for byte, and closing. Bounded: stops on stop().
+// Demo traffic: a few client loops sending random payloads through the balancer and checking
+// each echo byte for byte. TCP clients open a connection per exchange; UDP clients keep one
+// socket (one session) each. Bounded: every loop stops on stop().
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -11,12 +12,27 @@ export interface TrafficStats {
   bytes: number;
 }
 
+/** One demo client: exchanges payloads until closed. */
+interface DemoClient {
+  /** Send `payload`, resolve true when exactly the same bytes came back. */
+  exchange(payload: Buffer): Promise<boolean>;
+  close(): void;
+}
+
+interface TrafficOptions {
+  connect(): Promise<DemoClient>;
+  minBytes: number;
+  maxBytes: number;
+  /** Pause between exchanges, so the demo's table stays readable. */
+  paceMs: number;
+}
+
 export class DemoTraffic {
   readonly stats: TrafficStats = { ok: 0, failed: 0, bytes: 0 };
   private running = true;
   private readonly loops: Promise<void>[] = [];
 
-  constructor(private readonly port: number, clients: number) {
+  constructor(clients: number, private readonly opts: TrafficOptions) {
     for (let i = 0; i < clients; i++) this.loops.push(this.loop());
   }
 
@@ -26,64 +42,51 @@ export class DemoTraffic {
   }
 
   private async loop(): Promise<void> {
+    const { minBytes, maxBytes, paceMs } = this.opts;
+    const client = await this.opts.connect();
     while (this.running) {
-      const size = 1024 + Math.floor(Math.random() * 64 * 1024);
-      const ok = await this.exchange(randomBytes(size));
-      if (ok) {
+      const payload = randomBytes(minBytes + Math.floor(Math.random() * (maxBytes - minBytes)));
+      if (await client.exchange(payload)) {
         this.stats.ok++;
-        this.stats.bytes += size * 2;
+        this.stats.bytes += payload.length * 2;
       } else {
         this.stats.failed++;
       }
-      // Pace the demo so the table is readable: about 20 exchanges/s per client.
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, paceMs));
     }
-  }
-
-  private exchange(payload: Buffer): Promise<boolean> {
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      let got = 0;
-      const s = net.connect({ port: this.port, host: '127.0.0.1', allowHalfOpen: true });
-      s.setTimeout(5000, () => s.destroy(new Error('timeout')));
-      s.on('data', (c: Buffer) => {
-        chunks.push(c);
-        got += c.length;
-      });
-      s.on('error', () => resolve(false));
-      s.on('close', () => resolve(got === payload.length && Buffer.concat(chunks).equals(payload)));
-      s.end(payload);
-    });
+    client.close();
   }
 }
 
-/**
- * UDP demo traffic: `clients` sockets (each its own session), each sending a datagram and
- * awaiting its echo every 100 ms. A reply that does not match, or none within a second,
- * counts as failed.
- */
-export class DemoUdpTraffic {
-  readonly stats: TrafficStats = { ok: 0, failed: 0, bytes: 0 };
-  private running = true;
-  private readonly loops: Promise<void>[] = [];
+/** TCP: a new connection per exchange (about 20 per second per client). */
+export function tcpTraffic(port: number, clients: number): DemoTraffic {
+  const exchange = (payload: Buffer): Promise<boolean> =>
+    new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      s.setTimeout(5000, () => s.destroy(new Error('timeout')));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', () => resolve(false));
+      s.on('close', () => resolve(Buffer.concat(chunks).equals(payload)));
+      s.end(payload);
+    });
+  return new DemoTraffic(clients, {
+    connect: async () => ({ exchange, close: () => {} }),
+    minBytes: 1024,
+    maxBytes: 65 * 1024,
+    paceMs: 50,
+  });
+}
 
-  constructor(private readonly port: number, clients: number) {
-    for (let i = 0; i < clients; i++) this.loops.push(this.loop());
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
-  }
-
-  private async loop(): Promise<void> {
+/** UDP: one socket per client (one session each); no matching reply within a second fails. */
+export function udpTraffic(port: number, clients: number): DemoTraffic {
+  const connect = async (): Promise<DemoClient> => {
     const s = dgram.createSocket('udp4');
     s.on('error', () => {});
-    s.connect(this.port, '127.0.0.1');
+    s.connect(port, '127.0.0.1');
     await once(s, 'connect');
-    while (this.running) {
-      const payload = randomBytes(64 + Math.floor(Math.random() * 1200));
-      const ok = await new Promise<boolean>((resolve) => {
+    const exchange = (payload: Buffer): Promise<boolean> =>
+      new Promise((resolve) => {
         const timer = setTimeout(() => {
           s.off('message', onMessage);
           resolve(false);
@@ -95,14 +98,7 @@ export class DemoUdpTraffic {
         s.once('message', onMessage);
         s.send(payload);
       });
-      if (ok) {
-        this.stats.ok++;
-        this.stats.bytes += payload.length * 2;
-      } else {
-        this.stats.failed++;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    s.close();
-  }
+    return { exchange, close: () => s.close() };
+  };
+  return new DemoTraffic(clients, { connect, minBytes: 64, maxBytes: 1264, paceMs: 100 });
 }

@@ -10,6 +10,7 @@ import type { Pool } from '../pool/pool.js';
 import type { EndReason } from '../log/end-reason.js';
 import { requestHeaders, responseHeaders } from './hop-headers.js';
 import type { ClientInfo, ExchangeOwner, HttpEnd } from './http-types.js';
+import { requestLine } from './http-types.js';
 
 /** RFC 9110 §9.2.2: a retry after a partial failure is only safe for idempotent methods. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -258,19 +259,7 @@ export class Exchange {
     this.clearConnectTimer();
     this.captureBytes();
     this.releaseBackend();
-    this.owner.exchangeEnded(this, {
-      client: this.client.client,
-      method: this.req.method ?? null,
-      host: this.req.headers.host ?? null,
-      path: this.req.url ?? null,
-      status: this.status,
-      backend: this.backend?.key ?? null,
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
-      duration_ms: Math.round(performance.now() - this.startMs),
-      end,
-      ...(detail === undefined ? {} : { detail }),
-    });
+    this.owner.exchangeEnded(this, requestLine(this.client, this.req, this.status, this.backend, this.bytesIn, this.bytesOut, this.startMs, end, detail));
   }
 }
 

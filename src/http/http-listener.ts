@@ -15,6 +15,7 @@ import type { Pool } from '../pool/pool.js';
 import type { ConnectionBudget } from '../runtime/limits.js';
 import { Acl, formatHostPort, normaliseIp } from '../listeners/admission.js';
 import { listenOn } from '../listeners/bind.js';
+import { DrainWait } from '../listeners/drain-wait.js';
 import { Exchange } from './exchange.js';
 import { Tunnel } from './tunnel.js';
 import { Router, targetPath, type Route } from './router.js';
@@ -82,7 +83,7 @@ export class HttpListener implements Listener, ExchangeOwner {
   bytesIn = 0;
   bytesOut = 0;
   private closing = false;
-  private readonly emptyWaiters: Array<() => void> = [];
+  private readonly drainWait = new DrainWait();
 
   constructor(config: ListenerConfig, pool: Pool, pools: ReadonlyMap<string, Pool>, budget: ConnectionBudget, log: Logger) {
     this.name = config.name;
@@ -169,15 +170,7 @@ export class HttpListener implements Listener, ExchangeOwner {
 
   async drain(deadlineMs: number, reason: EndReason): Promise<void> {
     await this.stopAccepting();
-    if (this.connections.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const left = Math.max(0, deadlineMs - performance.now());
-      await Promise.race([
-        new Promise<void>((resolve) => this.emptyWaiters.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, left))),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.drainWait.until(this.connections.size, deadlineMs);
     for (const x of [...this.inflight]) x.close(reason);
     for (const s of [...this.connections.keys()]) s.destroy();
     for (const agent of this.agents.values()) agent.destroy();
@@ -246,9 +239,7 @@ export class HttpListener implements Listener, ExchangeOwner {
   private connectionClosed(socket: Socket): void {
     if (!this.connections.delete(socket)) return;
     this.budget.release();
-    if (this.connections.size === 0 && this.emptyWaiters.length > 0) {
-      for (const w of this.emptyWaiters.splice(0)) w();
-    }
+    if (this.connections.size === 0) this.drainWait.emptied();
   }
 
   /** Route and rate-limit one request; null after answering it ourselves. */

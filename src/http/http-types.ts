@@ -46,3 +46,30 @@ export interface ExchangeOwner {
   /** Called exactly once per exchange or tunnel, at its end. */
   exchangeEnded(x: object, line: RequestLine): void;
 }
+
+/** The fields an exchange or tunnel has at its end, turned into its one access line. */
+export function requestLine(
+  client: ClientInfo,
+  req: { method?: string; url?: string; headers: { host?: string } },
+  status: number,
+  backend: Backend | null,
+  bytesIn: number,
+  bytesOut: number,
+  startMs: number,
+  end: HttpEnd,
+  detail: string | undefined,
+): RequestLine {
+  return {
+    client: client.client,
+    method: req.method ?? null,
+    host: req.headers.host ?? null,
+    path: req.url ?? null,
+    status,
+    backend: backend?.key ?? null,
+    bytes_in: bytesIn,
+    bytes_out: bytesOut,
+    duration_ms: Math.round(performance.now() - startMs),
+    end,
+    ...(detail === undefined ? {} : { detail }),
+  };
+}

@@ -10,6 +10,7 @@ import type { Pool } from '../pool/pool.js';
 import type { EndReason } from '../log/end-reason.js';
 import { requestHeaders } from './hop-headers.js';
 import type { ClientInfo, ExchangeOwner, HttpEnd } from './http-types.js';
+import { requestLine } from './http-types.js';
 
 const REASONS: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
@@ -145,18 +146,6 @@ export class Tunnel {
     }
     if (destroyClient) this.socket.destroy();
     this.release();
-    this.owner.exchangeEnded(this, {
-      client: this.client.client,
-      method: this.req.method ?? null,
-      host: this.req.headers.host ?? null,
-      path: this.req.url ?? null,
-      status: this.status,
-      backend: this.backend?.key ?? null,
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
-      duration_ms: Math.round(performance.now() - this.startMs),
-      end,
-      ...(detail === undefined ? {} : { detail }),
-    });
+    this.owner.exchangeEnded(this, requestLine(this.client, this.req, this.status, this.backend, this.bytesIn, this.bytesOut, this.startMs, end, detail));
   }
 }

@@ -10,6 +10,7 @@ import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { listenOn } from '../bind.js';
+import { DrainWait } from '../drain-wait.js';
 import { TcpSession } from './tcp-session.js';
 
 
@@ -29,7 +30,7 @@ export class TcpListener {
   bytesIn = 0;
   bytesOut = 0;
   private closing = false;
-  private readonly emptyWaiters: Array<() => void> = [];
+  private readonly drainWait = new DrainWait();
 
   constructor(config: ListenerConfig, pool: Pool, budget: ConnectionBudget, log: Logger) {
     this.name = config.name;
@@ -90,9 +91,7 @@ export class TcpListener {
    */
   async drain(deadlineMs: number, reason: EndReason): Promise<void> {
     const stopped = this.stopAccepting();
-    if (this.sessions.size > 0) {
-      await untilDeadline(new Promise<void>((resolve) => this.emptyWaiters.push(resolve)), deadlineMs);
-    }
+    await this.drainWait.until(this.sessions.size, deadlineMs);
     for (const s of [...this.sessions]) s.close(reason);
     await stopped;
   }
@@ -101,9 +100,7 @@ export class TcpListener {
   sessionEnded(s: TcpSession): void {
     if (!this.sessions.delete(s)) return;
     this.budget.release();
-    if (this.sessions.size === 0 && this.emptyWaiters.length > 0) {
-      for (const w of this.emptyWaiters.splice(0)) w();
-    }
+    if (this.sessions.size === 0) this.drainWait.emptied();
   }
 
   private readonly onConnection = (socket: Socket): void => {
@@ -153,11 +150,3 @@ export class TcpListener {
 }
 
 function noop(): void {}
-
-/** Resolve when `p` settles or at `deadlineMs` (a performance.now() instant), whichever is first. */
-export async function untilDeadline(p: Promise<void>, deadlineMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const left = Math.max(0, deadlineMs - performance.now());
-  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, left)))]);
-  clearTimeout(timer);
-}

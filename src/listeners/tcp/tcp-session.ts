@@ -163,19 +163,13 @@ export class TcpSession {
 
   /** @internal event handler; `this` is the session (see trampolines below). */
   onClientData(chunk: Buffer): void {
-    this.bytesIn += chunk.length;
-    this.backend!.bytesIn += chunk.length;
-    this.listener.bytesIn += chunk.length;
-    if (!this.upstream!.write(chunk)) this.client.pause();
+    if (!this.forwardIn(chunk)) this.client.pause();
   }
 
   /** Client reads through the shared buffer (see adoptReadBuffer); same rules as below. */
   private readonly onClientRead = (n: number, buf: Buffer): boolean => {
     if (!this.connected || this.done) return false;
-    this.bytesIn += n;
-    this.backend!.bytesIn += n;
-    this.listener.bytesIn += n;
-    return this.upstream!.write(copyOut(buf, n));
+    return this.forwardIn(copyOut(buf, n));
   };
 
   /**
@@ -184,11 +178,26 @@ export class TcpSession {
    */
   private readonly onUpstreamRead = (n: number, buf: Buffer): boolean => {
     if (!this.connected || this.done) return false;
+    return this.forwardOut(copyOut(buf, n));
+  };
+
+  /** Count client → backend bytes and write them on; false means the upstream is full. */
+  private forwardIn(chunk: Buffer): boolean {
+    const n = chunk.length;
+    this.bytesIn += n;
+    this.backend!.bytesIn += n;
+    this.listener.bytesIn += n;
+    return this.upstream!.write(chunk);
+  }
+
+  /** Count backend → client bytes and write them on; false means the client is full. */
+  private forwardOut(chunk: Buffer): boolean {
+    const n = chunk.length;
     this.bytesOut += n;
     this.backend!.bytesOut += n;
     this.listener.bytesOut += n;
-    return this.client.write(copyOut(buf, n));
-  };
+    return this.client.write(chunk);
+  }
 
   /** @internal event handler; `this` is the session (see trampolines below). */
   onUpstreamDrain(): void {

@@ -11,7 +11,7 @@ import type { ConnectionBudget } from '../../runtime/limits.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { BindError } from '../../errors.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
-import { untilDeadline } from '../tcp/tcp-listener.js';
+import { DrainWait } from '../drain-wait.js';
 import { UdpSession } from './udp-session.js';
 
 /** Socket buffers: the kernel doubles the request and caps it (8 MiB here). */
@@ -37,7 +37,7 @@ export class UdpListener {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private socketOpen = false;
-  private readonly emptyWaiters: Array<() => void> = [];
+  private readonly drainWait = new DrainWait();
   /** Counters read by status and metrics. */
   datagramsIn = 0;
   datagramsOut = 0;
@@ -121,9 +121,7 @@ export class UdpListener {
 
   async drain(deadlineMs: number, reason: EndReason): Promise<void> {
     this.closing = true;
-    if (this.sessions.size > 0) {
-      await untilDeadline(new Promise<void>((resolve) => this.emptyWaiters.push(resolve)), deadlineMs);
-    }
+    await this.drainWait.until(this.sessions.size, deadlineMs);
     for (const s of [...this.sessions.values()]) s.close(reason);
     this.stopSweep();
     if (this.socketOpen) {
@@ -144,9 +142,7 @@ export class UdpListener {
     if (this.sessions.get(s.key) !== s) return;
     this.sessions.delete(s.key);
     this.budget.release();
-    if (this.sessions.size === 0 && this.emptyWaiters.length > 0) {
-      for (const w of this.emptyWaiters.splice(0)) w();
-    }
+    if (this.sessions.size === 0) this.drainWait.emptied();
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {

@@ -73,13 +73,18 @@ export class UdpSession {
     this.backend.bytesIn += msg.length;
     this.listener.bytesIn += msg.length;
     if (this.connected) {
-      if (this.proxyHeader === null) this.upstream.send(msg);
-      else this.upstream.send([this.proxyHeader, msg]);
+      this.sendUp(msg);
     } else if (this.pending !== null && this.pending.length < MAX_PENDING) {
       this.pending.push(msg);
     } else {
       this.dropped++;
     }
+  }
+
+  /** One datagram to the backend, behind the PROXY header when there is one. */
+  private sendUp(msg: Buffer): void {
+    if (this.proxyHeader === null) this.upstream.send(msg);
+    else this.upstream.send([this.proxyHeader, msg]);
   }
 
   private readonly onConnect = (): void => {
@@ -89,10 +94,7 @@ export class UdpSession {
     this.backendLocal = formatHostPort(local.address, local.port);
     const queued = this.pending!;
     this.pending = null;
-    for (const m of queued) {
-      if (this.proxyHeader === null) this.upstream.send(m);
-      else this.upstream.send([this.proxyHeader, m]);
-    }
+    for (const m of queued) this.sendUp(m);
   };
 
   private readonly onUpstreamMessage = (msg: Buffer): void => {
