@@ -31,10 +31,12 @@ export class ConfigError extends LbError {
 
 /** A listener could not bind its address (EADDRINUSE, EACCES, EADDRNOTAVAIL...). */
 export class BindError extends LbError {
+  readonly listener: string;
   readonly bind: string;
   readonly errno: string;
   constructor(listener: string, bind: string, cause: NodeJS.ErrnoException) {
     super('LB_BIND_FAILED', `listener ${listener}: cannot bind ${bind}: ${cause.code ?? cause.message}`, { cause });
+    this.listener = listener;
     this.bind = bind;
     this.errno = cause.code ?? 'UNKNOWN';
     this.name = 'BindError';

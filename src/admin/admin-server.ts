@@ -87,11 +87,13 @@ export class AdminServer {
     }
     if (path === '/status') {
       if (!only('GET, HEAD')) return;
+      await this.runtime.beforeReport();
       json(res, 200, buildStatus(this.runtime, this.runtime.version));
       return;
     }
     if (path === '/metrics') {
       if (!only('GET, HEAD')) return;
+      await this.runtime.beforeReport();
       const body = await this.metrics.metrics();
       res.writeHead(200, { 'content-type': this.metrics.contentType }).end(body);
       return;

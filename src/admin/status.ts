@@ -20,6 +20,8 @@ export interface BackendStatus {
 export interface StatusDoc {
   version: string;
   pid: number;
+  /** Processes carrying the data path (`workers`); `pid` is the one that answers here. */
+  workers: number;
   uptime_s: number;
   config: string;
   reloads: { applied: number; rejected: number };
@@ -43,6 +45,7 @@ export function buildStatus(runtime: Runtime, version: string): StatusDoc {
   return {
     version,
     pid: process.pid,
+    workers: runtime.workers,
     uptime_s: Math.round(process.uptime()),
     config: runtime.configFile ?? runtime.config.source,
     reloads: { ...runtime.reloads },

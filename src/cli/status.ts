@@ -26,7 +26,8 @@ export async function statusCommand(opts: { admin: string }): Promise<number> {
 
 export function renderStatus(doc: StatusDoc): string {
   const out: string[] = [];
-  out.push(`lb ${doc.version}  pid ${doc.pid}  up ${formatUptime(doc.uptime_s)}  config ${doc.config}  ` +
+  const workers = (doc.workers ?? 1) > 1 ? `  workers ${doc.workers}` : '';
+  out.push(`lb ${doc.version}  pid ${doc.pid}${workers}  up ${formatUptime(doc.uptime_s)}  config ${doc.config}  ` +
     `reloads ${doc.reloads.applied} applied, ${doc.reloads.rejected} rejected  active ${doc.active}`);
   out.push('');
   out.push(renderTable(

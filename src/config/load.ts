@@ -21,15 +21,19 @@ const READ_ERRORS: Readonly<Record<string, string>> = {
 
 /** Read and validate a config file. Never throws for a bad or missing file. */
 export function loadConfigFile(file: string): LoadResult {
-  let text: string;
+  const r = readConfigFile(file);
+  return r.ok ? parseConfigText(r.text, file) : r;
+}
+
+/** A config file's text, or the one problem that kept it from being read. Never throws. */
+export function readConfigFile(file: string): { ok: true; text: string } | { ok: false; problems: ConfigProblem[] } {
   try {
-    text = readFileSync(file, 'utf8');
+    return { ok: true, text: readFileSync(file, 'utf8') };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = (code !== undefined ? READ_ERRORS[code] : undefined) ?? (err as Error).message;
     return { ok: false, problems: [{ file, path: '', message: `cannot read config file: ${why}${code !== undefined ? ` (${code})` : ''}` }] };
   }
-  return parseConfigText(text, file);
 }
 
 /** Parse and validate TOML text; `file` names it in problems and becomes Config.source. */

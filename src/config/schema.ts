@@ -16,6 +16,7 @@ export type KeyType =
   | 'pool-ref' //  name of a pool defined under [pools]
   | 'host-pattern' // "api.example.com" or "*.example.com"
   | 'path-prefix' // string starting with "/"
+  | 'workers' //   integer in [min, max] or "auto" (one per core)
   | 'section' //   one table of section `section`
   | 'sections' //  array of tables of section `section`
   | 'named'; //    table of NAME → table of section `section`
@@ -57,6 +58,8 @@ export const MAX_CONNECTIONS_LIMIT = 10_000_000;
 /** Weights are small integers so smooth weighted round-robin and Maglev tables stay cheap. */
 export const MAX_WEIGHT = 256;
 export const MAX_RETRIES = 10;
+/** workers: a sanity bound (a worker is a whole Node.js process). */
+export const MAX_WORKERS = 64;
 export const MAX_RISE_FALL = 100;
 /** rate_limit requests/burst: a sanity bound; a bucket holds a float, so any size is O(1). */
 export const MAX_RATE_REQUESTS = 1_000_000_000;
@@ -96,6 +99,10 @@ export const GLOBAL: SectionSpec = {
     {
       key: 'max_connections', type: 'integer', default: 100_000, min: 1, max: MAX_CONNECTIONS_LIMIT,
       doc: 'Open TCP connections plus UDP sessions across all listeners; clients beyond it are denied.',
+    },
+    {
+      key: 'workers', type: 'workers', default: 1, min: 1, max: MAX_WORKERS,
+      doc: 'Processes running the data path ("auto": one per core). With more than one, a supervisor owns config, health checks and the admin API; TCP listeners are shared by all workers, UDP listeners run in the first.',
     },
   ],
 };

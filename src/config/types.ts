@@ -30,6 +30,8 @@ export interface GlobalConfig {
   readonly logLevel: LogLevel;
   readonly drainTimeoutMs: number;
   readonly maxConnections: number;
+  /** Data-path processes: a count, or 'auto' (one per core, resolved at start). */
+  readonly workers: number | 'auto';
 }
 
 export interface AdminConfig {

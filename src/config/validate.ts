@@ -204,6 +204,7 @@ class Validator {
       logLevel: v.get('log_level') as LogLevel,
       drainTimeoutMs: v.get('drain_timeout') as number,
       maxConnections: v.get('max_connections') as number,
+      workers: v.get('workers') as number | 'auto',
     };
   }
 
@@ -437,6 +438,12 @@ class Validator {
       case 'path-prefix':
         if (typeof raw === 'string' && raw.startsWith('/') && !/\s/.test(raw)) return raw;
         return fail(`must be a path starting with "/", e.g. "/v1/" (got ${describeValue(raw)})`);
+      case 'workers': {
+        const max = key.max ?? Number.MAX_SAFE_INTEGER;
+        if (raw === 'auto') return raw;
+        if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 1 && raw <= max) return raw;
+        return fail(`must be "auto" or an integer from 1 to ${max} (got ${describeValue(raw)})`);
+      }
       case 'section':
       case 'sections':
       case 'named':

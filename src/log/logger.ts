@@ -9,10 +9,17 @@ export type { Logger };
 let destination: ReturnType<typeof pino.destination> | null = null;
 let ready: Promise<void> = Promise.resolve();
 
-/** The stdout logger used by `lb run`. `pretty` switches to a human-readable single line. */
-export function createLogger(level: LogLevel, options: { pretty?: boolean } = {}): Logger {
+/** One write(2) of at most PIPE_BUF bytes is atomic on a pipe: lines of several processes never mix. */
+const PIPE_BUF = 4096;
+
+/**
+ * The stdout logger used by `lb run`. `pretty` switches to a human-readable single line.
+ * `shared`: other processes write to the same stdout (workers), so every write is whole
+ * lines of at most PIPE_BUF bytes.
+ */
+export function createLogger(level: LogLevel, options: { pretty?: boolean; shared?: boolean } = {}): Logger {
   if (options.pretty) return pino({ level, base: { pid: process.pid } }, prettyStream());
-  destination = pino.destination({ dest: 1, sync: false, minLength: 0 });
+  destination = pino.destination({ dest: 1, sync: false, minLength: 0, ...(options.shared ? { maxWrite: PIPE_BUF } : {}) });
   ready = new Promise((resolve) => {
     const d = destination!;
     // sonic-boom emits 'ready' once the fd is usable; flushSync() before that throws.

@@ -17,6 +17,22 @@ import { udpProbe } from '../health/udp-probe.js';
 const CLOSE_SPREAD_MS = 1000;
 const CLOSE_SPREAD_STEPS = 50;
 
+/**
+ * How a pool reaches the rest of lb when it is one copy among processes (`workers` > 1).
+ * The supervisor's pools probe and tell the workers; a worker's pools (followers) probe
+ * nothing and take their backends' health from the supervisor.
+ */
+export interface PoolLink {
+  /** No prober here: health arrives through healthChanged() from the supervisor. */
+  readonly follower: boolean;
+  /** A connect to `key` failed while serving a client (a worker tells the supervisor). */
+  connectFailed?(pool: string, key: string, detail: string): void;
+  /** Health of `key` flipped here (the supervisor tells every worker). */
+  healthChanged?(pool: string, key: string, healthy: boolean, why: string): void;
+  /** The admin drained or enabled `key` here (the supervisor tells every worker). */
+  backendAction?(pool: string, key: string, action: 'drain' | 'enable'): void;
+}
+
 export class Pool implements HealthSink {
   readonly name: string;
   config: PoolConfig;
@@ -33,9 +49,11 @@ export class Pool implements HealthSink {
   private readonly spreadTimers = new Set<NodeJS.Timeout>();
   private drainTimeoutMs: number;
   readonly log: Logger;
+  private readonly link: PoolLink | null;
 
-  constructor(config: PoolConfig, log: Logger, drainTimeoutMs: number) {
+  constructor(config: PoolConfig, log: Logger, drainTimeoutMs: number, link: PoolLink | null = null) {
     this.name = config.name;
+    this.link = link;
     this.config = config;
     this.drainTimeoutMs = drainTimeoutMs;
     this.log = log.child({ pool: config.name });
@@ -55,7 +73,7 @@ export class Pool implements HealthSink {
 
   /** Start health checks (if configured). */
   start(): void {
-    if (this.config.health === undefined || this.prober !== null) return;
+    if (this.config.health === undefined || this.prober !== null || this.link?.follower === true) return;
     this.prober = new Prober(this.config.health, this);
     const h = this.config.health;
     if (this.probeProtocol === 'udp' && (h.send.length > 0 || h.expect.length > 0)) {
@@ -110,12 +128,14 @@ export class Pool implements HealthSink {
   reportConnectFailure(b: Backend, detail: string): void {
     b.connectFailures++;
     this.prober?.recordPassiveFailure(b, detail);
+    this.link?.connectFailed?.(this.name, b.key, detail);
   }
 
   /** HealthSink: the prober saw `b` flip. */
   healthChanged(b: Backend, healthy: boolean, why: string): void {
     b.healthy = healthy;
     this.updateState(b, why);
+    this.link?.healthChanged?.(this.name, b.key, healthy, why);
     if (!healthy && this.config.onDown === 'close' && b.sessions.size > 0) this.closeSpread(b);
   }
 
@@ -131,6 +151,7 @@ export class Pool implements HealthSink {
     const b = this.byKey.get(key);
     if (b === undefined || b.removed) return undefined;
     this.startDrain(b, 'admin drain');
+    this.link?.backendAction?.(this.name, b.key, 'drain');
     return b;
   }
 
@@ -140,6 +161,7 @@ export class Pool implements HealthSink {
     if (b === undefined || b.removed) return undefined;
     this.stopDrain(b);
     this.updateState(b, 'admin enable');
+    this.link?.backendAction?.(this.name, b.key, 'enable');
     return b;
   }
 
@@ -229,7 +251,8 @@ export class Pool implements HealthSink {
     this.drainSince.delete(b);
     this.backends = this.backends.filter((x) => x !== b);
     if (this.byKey.get(b.key) === b) this.byKey.delete(b.key);
-    this.log.info({ backend: b.key }, 'backend removed');
+    if (this.link?.follower === true) this.log.debug({ backend: b.key }, 'backend removed');
+    else this.log.info({ backend: b.key }, 'backend removed');
   }
 
   private startDrain(b: Backend, why: string): void {
@@ -297,7 +320,9 @@ export class Pool implements HealthSink {
     const from = b.state;
     b.state = state;
     const fields = { backend: b.key, from, to: state, why };
-    if (state === 'down') this.log.warn(fields, 'backend down');
+    // A worker's copy of a state change is the supervisor's news: logged there, once.
+    if (this.link?.follower === true) this.log.debug(fields, `backend ${state}`);
+    else if (state === 'down') this.log.warn(fields, 'backend down');
     else this.log.info(fields, state === 'up' ? 'backend up' : 'backend draining');
     if (refresh) this.refresh();
   }

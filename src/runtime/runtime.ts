@@ -5,10 +5,10 @@
 import type { Config, ConfigProblem, ListenerConfig, LogLevel } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { EndReason } from '../log/end-reason.js';
-import { loadConfigFile } from '../config/load.js';
+import { readConfigFile, parseConfigText } from '../config/load.js';
 import { formatProblem } from '../config/validate.js';
 import { diffConfig } from '../config/diff.js';
-import { Pool } from '../pool/pool.js';
+import { Pool, type PoolLink } from '../pool/pool.js';
 import { createListener, type Listener } from '../listeners/listener.js';
 import { ConnectionBudget } from './limits.js';
 import { AdminServer } from '../admin/admin-server.js';
@@ -18,6 +18,14 @@ export interface RuntimeOptions {
   readonly configFile?: string | null;
   /** Reported by /status. */
   readonly version?: string;
+  /** Builds listeners (default: the real ones); the supervisor's are views of its workers'. */
+  readonly listenerFactory?: typeof createListener;
+  /** Given to every pool: how pools reach other processes when `workers` > 1. */
+  readonly poolLink?: PoolLink;
+  /** Reload: a validated config and its text, before this runtime applies it; throw to reject. */
+  readonly beforeApply?: (text: string, config: Config) => Promise<void>;
+  /** Before /status and /metrics are built (the supervisor gathers its workers' counters). */
+  readonly beforeReport?: () => Promise<void>;
 }
 
 export type ReloadResult =
@@ -40,18 +48,31 @@ export class Runtime {
   readonly version: string;
   /** The admin API server, when [admin] is set. */
   admin: AdminServer | null = null;
+  /** Processes carrying the data path (the supervisor sets it when `workers` > 1). */
+  workers = 1;
+  private readonly options: RuntimeOptions;
 
   constructor(config: Config, log: Logger, options: RuntimeOptions = {}) {
     this.config = config;
     this.log = log;
+    this.options = options;
     this.configFile = options.configFile ?? null;
     this.version = options.version ?? '0.0.0';
     this.budget = new ConnectionBudget(config.global.maxConnections);
   }
 
+  /** Counters are current once this resolves (see RuntimeOptions.beforeReport). */
+  async beforeReport(): Promise<void> {
+    await this.options.beforeReport?.();
+  }
+
+  private newPool(pc: Config['pools'][number], drainMs: number): Pool {
+    return new Pool(pc, this.log, drainMs, this.options.poolLink ?? null);
+  }
+
   /** Build pools and listeners and bind every listener; on a bind failure close what opened and throw. */
   async start(): Promise<void> {
-    for (const pc of this.config.pools) this.pools.set(pc.name, new Pool(pc, this.log, this.config.global.drainTimeoutMs));
+    for (const pc of this.config.pools) this.pools.set(pc.name, this.newPool(pc, this.config.global.drainTimeoutMs));
     markProbeProtocols(this.config, this.pools);
     try {
       for (const lc of this.config.listeners) {
@@ -90,9 +111,12 @@ export class Runtime {
 
   private async reloadNow(file: string): Promise<ReloadResult> {
     if (this.stopping !== null) return this.rejected('stopping', []);
-    const loaded = loadConfigFile(file);
+    const read = readConfigFile(file);
+    if (!read.ok) return this.rejected(`${file} is invalid`, read.problems);
+    const loaded = parseConfigText(read.text, file);
     if (!loaded.ok) return this.rejected(`${file} is invalid`, loaded.problems);
     try {
+      await this.options.beforeApply?.(read.text, loaded.config);
       return await this.apply(loaded.config);
     } catch (err) {
       return this.rejected(`apply failed: ${(err as Error).message}`, []);
@@ -110,9 +134,12 @@ export class Runtime {
   async apply(next: Config): Promise<ReloadResult> {
     const d = diffConfig(this.config, next);
     const drainMs = next.global.drainTimeoutMs;
+    if (next.global.workers !== this.config.global.workers) {
+      this.log.warn({ running: this.config.global.workers, configured: next.global.workers }, 'workers changes at the next start; the running count stays');
+    }
     // 1. Pools that are new: built now, started only once everything else succeeded.
     const newPools = new Map<string, Pool>();
-    for (const pc of d.poolsAdded) newPools.set(pc.name, new Pool(pc, this.log, drainMs));
+    for (const pc of d.poolsAdded) newPools.set(pc.name, this.newPool(pc, drainMs));
     const poolsAfter = new Map<string, Pool>([...this.pools].filter(([n]) => !d.poolsRemoved.some((p) => p.name === n)));
     for (const [n, p] of newPools) poolsAfter.set(n, p);
     // 2. New sockets before anything closes. A bind still held by a listener that is going
@@ -173,7 +200,9 @@ export class Runtime {
     const summary =
       `listeners +${d.listenersAdded.length} -${d.listenersRemoved.length} ~${d.listenersRebound.length} =${d.listenersKept.length}, ` +
       `pools +${d.poolsAdded.length} -${d.poolsRemoved.length} =${d.poolsKept.length}`;
-    this.log.info({ summary, changed: !d.unchanged }, 'reload applied');
+    // A worker's apply is part of the supervisor's reload, which logs it once.
+    if (this.options.poolLink?.follower === true) this.log.debug({ summary, changed: !d.unchanged }, 'reload applied');
+    else this.log.info({ summary, changed: !d.unchanged }, 'reload applied');
     return { ok: true, changed: !d.unchanged, summary };
   }
 
@@ -185,7 +214,7 @@ export class Runtime {
   }
 
   private async openListener(lc: ListenerConfig, pools: Map<string, Pool>): Promise<Listener> {
-    const listener = await createListener(lc, pools.get(lc.pool)!, pools, this.budget, this.log);
+    const listener = await (this.options.listenerFactory ?? createListener)(lc, pools.get(lc.pool)!, pools, this.budget, this.log);
     await listener.listen();
     return listener;
   }

@@ -1,7 +1,10 @@
 // Process signals → runtime calls. Nothing else in lb touches process signals.
 // SIGTERM/SIGINT: graceful stop (drain up to drain_timeout), exit 0; a second one stops at once.
 // SIGHUP: reload from the same file.
-import type { Runtime } from './runtime.js';
+/** What a stop signal stops: a Runtime, or the supervisor of several. */
+export interface Stoppable {
+  stop(drainTimeoutMs?: number): Promise<void>;
+}
 import type { Logger } from '../log/logger.js';
 import { flushLogs } from '../log/logger.js';
 
@@ -10,7 +13,7 @@ export interface SignalHooks {
   reload(): Promise<void>;
 }
 
-export function installSignals(runtime: Runtime, log: Logger, hooks: SignalHooks): void {
+export function installSignals(runtime: Stoppable, log: Logger, hooks: SignalHooks): void {
   let stopSignals = 0;
   const onStop = (signal: NodeJS.Signals): void => {
     stopSignals++;
