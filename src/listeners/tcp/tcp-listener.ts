@@ -1,6 +1,9 @@
 // A TCP listener: one net.Server; accept → admission (ACL, listener and global limits) →
-// TcpSession. Accepted sockets start paused (pauseOnConnect) and half-open capable, so no
-// client byte is read before its backend is connected and a FIN can be passed on alone.
+// session. net.Server binds (and shares the socket between workers); accepted connections
+// are taken over as bare libuv handles (raw-handles.ts) and spliced by RawTcpSession, with
+// idle and connect timeouts checked by two sweeps per listener instead of a timer per
+// session. Where the bindings are missing, accepted sockets start paused (pauseOnConnect)
+// and half-open capable and are spliced by the net.Socket TcpSession instead.
 import net, { type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
@@ -12,7 +15,17 @@ import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { listenOn } from '../bind.js';
 import { DrainWait } from '../drain-wait.js';
 import { TcpSession } from './tcp-session.js';
+import { RawTcpSession, initRawSessions } from './raw-session.js';
+import { raw, serverHandle, errname, type TcpHandle } from './raw-handles.js';
 
+if (raw !== null) initRawSessions(raw);
+
+type Session = TcpSession | RawTcpSession;
+
+/** A sweep looks every tenth of its timeout (10 ms to 1 s): a timeout is late by at most that. */
+function sweepEvery(timeoutMs: number): number {
+  return Math.min(1000, Math.max(10, Math.floor(timeoutMs / 10)));
+}
 
 export class TcpListener {
   readonly name: string;
@@ -22,7 +35,13 @@ export class TcpListener {
   private acl: Acl;
   private readonly budget: ConnectionBudget;
   private readonly server: Server;
-  readonly sessions = new Set<TcpSession>();
+  readonly sessions = new Set<Session>();
+  /** Raw sessions whose backend connect is in flight (the connect sweep's list). */
+  private readonly connecting = new Set<RawTcpSession>();
+  private idleSweep: NodeJS.Timeout | null = null;
+  private connectSweep: NodeJS.Timeout | null = null;
+  /** Accepted connections arrive as bare handles (false: as net.Sockets). */
+  private rawMode = false;
   /** Counters read by status and metrics. */
   accepted = 0;
   denied = 0;
@@ -55,6 +74,12 @@ export class TcpListener {
   /** Bind; resolves once listening, rejects with BindError (code LB_BIND_FAILED). */
   async listen(): Promise<void> {
     await listenOn(this.server, this.name, this.config.bind, this.onServerError);
+    const h = raw === null ? null : serverHandle(this.server);
+    if (h !== null) {
+      h.onconnection = this.onHandle;
+      this.rawMode = true;
+      this.startSweeps();
+    }
     this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name }, 'listening');
   }
 
@@ -72,9 +97,40 @@ export class TcpListener {
 
   /** Apply a new config for the same bind (reload): new sessions see it, open ones keep theirs. */
   reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
+    const timeoutsChanged = config.idleTimeoutMs !== this.config.idleTimeoutMs || config.connectTimeoutMs !== this.config.connectTimeoutMs;
     this.config = config;
     this.pool = pool;
     this.acl = new Acl(config.allow, config.deny);
+    if (timeoutsChanged && this.rawMode) this.startSweeps();
+  }
+
+  /** Idle and connect timeouts of raw sessions: one interval each per listener. */
+  private startSweeps(): void {
+    this.stopSweeps();
+    this.idleSweep = setInterval(() => {
+      const now = performance.now();
+      const idle = this.config.idleTimeoutMs;
+      for (const s of this.sessions) (s as RawTcpSession).idleCheck(now, idle);
+    }, sweepEvery(this.config.idleTimeoutMs));
+    this.idleSweep.unref();
+    this.connectSweep = setInterval(() => {
+      if (this.connecting.size === 0) return;
+      const now = performance.now();
+      const limit = this.config.connectTimeoutMs;
+      for (const s of this.connecting) if (now - s.connectStartMs >= limit) s.connectTimedOut();
+    }, sweepEvery(this.config.connectTimeoutMs));
+    this.connectSweep.unref();
+  }
+
+  private stopSweeps(): void {
+    if (this.idleSweep !== null) clearInterval(this.idleSweep);
+    if (this.connectSweep !== null) clearInterval(this.connectSweep);
+    this.idleSweep = this.connectSweep = null;
+  }
+
+  /** A raw session's backend is connected: off the connect sweep's list. */
+  connected(s: RawTcpSession): void {
+    this.connecting.delete(s);
   }
 
   /** Stop accepting. Open sessions are untouched. */
@@ -94,10 +150,12 @@ export class TcpListener {
     await this.drainWait.until(this.sessions.size, deadlineMs);
     for (const s of [...this.sessions]) s.close(reason);
     await stopped;
+    this.stopSweeps();
   }
 
   /** Called by a session exactly once, when it ends. */
-  sessionEnded(s: TcpSession): void {
+  sessionEnded(s: Session): void {
+    if (s instanceof RawTcpSession) this.connecting.delete(s);
     if (!this.sessions.delete(s)) return;
     this.budget.release();
     if (this.sessions.size === 0) this.drainWait.emptied();
@@ -113,11 +171,7 @@ export class TcpListener {
     }
     this.accepted++;
     const ip = normaliseIp(rawIp);
-    let why: string | null = null;
-    if (this.closing) why = 'shutdown';
-    else if (!this.acl.permits(rawIp, socket.remoteFamily ?? 'IPv4')) why = 'acl';
-    else if (this.sessions.size >= this.config.maxConnections) why = 'listener_max_connections';
-    else if (!this.budget.tryAcquire()) why = 'global_max_connections';
+    const why = this.admit(rawIp, socket.remoteFamily ?? 'IPv4');
     if (why !== null) {
       this.reject(socket, ip, why);
       return;
@@ -128,12 +182,56 @@ export class TcpListener {
     session.start();
   };
 
+  /** Admission for a new client; null admits it, otherwise why not. */
+  private admit(rawIp: string, family: string): string | null {
+    if (this.closing) return 'shutdown';
+    if (!this.acl.permits(rawIp, family)) return 'acl';
+    if (this.sessions.size >= this.config.maxConnections) return 'listener_max_connections';
+    if (!this.budget.tryAcquire()) return 'global_max_connections';
+    return null;
+  }
+
+  /** Accept on the raw path: net.Server's handle hands over each connection as a bare handle. */
+  private readonly onHandle = (err: number, handle: TcpHandle | undefined): void => {
+    if (err !== 0 || handle === undefined) {
+      this.onServerError(Object.assign(new Error(`accept: ${errname(err)}`), { code: errname(err) }));
+      return;
+    }
+    const peer: Record<string, unknown> = {};
+    if (handle.getpeername(peer) !== 0 || typeof peer['address'] !== 'string') {
+      // Already reset by the peer before we saw it.
+      handle.close();
+      return;
+    }
+    this.accepted++;
+    const rawIp = peer['address'];
+    const family = String(peer['family'] ?? 'IPv4');
+    const port = Number(peer['port'] ?? 0);
+    const ip = normaliseIp(rawIp);
+    const why = this.admit(rawIp, family);
+    if (why !== null) {
+      handle.close();
+      this.logDenied(ip, port, why);
+      return;
+    }
+    handle.setNoDelay(true);
+    const session = new RawTcpSession(raw!, this, handle, ip, port, family);
+    this.sessions.add(session);
+    this.connecting.add(session);
+    this.sessionsTotal++;
+    session.start();
+  };
+
   private reject(socket: Socket, ip: string, why: string): void {
-    this.denied++;
     socket.on('error', noop);
     socket.destroy();
+    this.logDenied(ip, socket.remotePort ?? 0, why);
+  }
+
+  private logDenied(ip: string, port: number, why: string): void {
+    this.denied++;
     logAccess(this.log, {
-      client: formatHostPort(ip, socket.remotePort),
+      client: formatHostPort(ip, port),
       backend: null,
       backend_local: null,
       bytes_in: 0,

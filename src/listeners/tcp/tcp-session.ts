@@ -81,6 +81,22 @@ export class TcpSession {
     return this.connected;
   }
 
+  /** Bytes lb holds for the client and for the backend (the sockets' write queues). */
+  get queuedToClient(): number {
+    return this.client.writableLength;
+  }
+  get queuedToUpstream(): number {
+    return this.upstream?.writableLength ?? 0;
+  }
+  /** lb reads the client (it is not held back by a full upstream). */
+  get readingClient(): boolean {
+    return this.connected && !this.client.isPaused();
+  }
+  /** Both directions of the client side are finished (the client socket closed). */
+  get clientFinished(): boolean {
+    return this.clientClosed;
+  }
+
   private dial(): void {
     const b = this.pool.pick(this, this.tried);
     if (b === undefined) {

@@ -1,0 +1,446 @@
+// One TCP session on bare libuv handles (raw-handles.ts): the accepted client handle spliced
+// to one upstream handle. Same contract as the net.Socket session (tcp-session.ts), which is
+// the fallback when the bindings are missing:
+// - the backend is dialled at accept, and the client is not read until it is connected;
+// - bytes are copied out of the shared read buffer and written on; when lb holds more than
+//   HIGH_WATER bytes for one side, the other side is not read until that drains;
+// - a FIN is passed on as a FIN (shutdown) while the other direction keeps flowing; the
+//   session ends once both FINs have been passed on; a reset is passed on as a reset;
+// - idle and connect timeouts are checked by the listener's sweeps (no timer per session):
+//   any read or completed write marks the session active.
+// Invariants: a session ends once and the first EndReason wins; slots are released exactly
+// once; per chunk: one copy, one write request, three counter increments, nothing else.
+import { lookup } from 'node:dns';
+import type { Backend } from '../../pool/backend.js';
+import type { Pool } from '../../pool/pool.js';
+import type { EndReason } from '../../log/end-reason.js';
+import { logAccess } from '../../log/access.js';
+import { formatHostPort } from '../admission.js';
+import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
+import { readBuffer, copyOut } from './read-buffer.js';
+import { UV_EOF, errname, type RawTcp, type Req, type TcpHandle } from './raw-handles.js';
+import type { TcpListener } from './tcp-listener.js';
+
+/** Bytes lb holds for one peer before it stops reading the other (libuv's write queue). */
+export const HIGH_WATER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+const kSession = Symbol('lb.rawSession');
+type Linked = TcpHandle & { [kSession]?: RawTcpSession };
+
+function isPeerGone(code: string): boolean {
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+}
+
+export class RawTcpSession {
+  readonly clientIp: string;
+  readonly clientPort: number;
+  private readonly clientFamily: string;
+  private readonly client: Linked;
+  private upstream: Linked | null = null;
+  backend: Backend | null = null;
+  private tried: Set<Backend> | null = null;
+  private attempts = 0;
+  /** performance.now() when the current connect attempt began; the connect sweep reads it. */
+  connectStartMs = 0;
+  private connected = false;
+  private done = false;
+  private clientPaused = false;
+  private upstreamPaused = false;
+  private clientEof = false;
+  private upstreamEof = false;
+  /** Our FIN to that side: requested, and sent. */
+  private clientShutAsked = false;
+  private upstreamShutAsked = false;
+  private clientShut = false;
+  private upstreamShut = false;
+  /** Handles already closed by a reset (closed once, never again). */
+  private clientGone = false;
+  private upstreamGone = false;
+  /** Set by every read and completed write; the idle sweep clears it. */
+  active = false;
+  lastActiveMs = 0;
+  private reason: EndReason | null = null;
+  private firstFin: EndReason | null = null;
+  private detail: string | undefined = undefined;
+  private readonly startMs: number;
+  bytesIn = 0;
+  bytesOut = 0;
+  private backendLocal: string | null = null;
+  private readonly listener: TcpListener;
+  private readonly pool: Pool;
+  private readonly R: RawTcp;
+
+  constructor(R: RawTcp, listener: TcpListener, client: TcpHandle, ip: string, port: number, family: string) {
+    this.R = R;
+    this.listener = listener;
+    this.pool = listener.pool;
+    this.client = client as Linked;
+    this.client[kSession] = this;
+    this.clientIp = ip;
+    this.clientPort = port;
+    this.clientFamily = family;
+    this.startMs = performance.now();
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  close(reason: EndReason, detail?: string): void {
+    this.finish(reason, detail);
+  }
+
+  get isEstablished(): boolean {
+    return this.connected;
+  }
+
+  get isConnecting(): boolean {
+    return !this.connected && !this.done;
+  }
+
+  /** Bytes lb holds for the client and for the backend (libuv write queues). */
+  get queuedToClient(): number {
+    return this.clientGone ? 0 : this.client.writeQueueSize;
+  }
+  get queuedToUpstream(): number {
+    return this.upstream === null || this.upstreamGone ? 0 : this.upstream.writeQueueSize;
+  }
+  /** lb reads the client (it is not held back by a full upstream). */
+  get readingClient(): boolean {
+    return this.connected && !this.clientPaused && !this.clientEof;
+  }
+  /** Both directions of the client side are finished (its FIN read, ours flushed). */
+  get clientFinished(): boolean {
+    return this.clientEof && this.clientShut;
+  }
+
+  // --- connect ---
+
+  private dial(): void {
+    const b = this.pool.pick(this, this.tried);
+    if (b === undefined) {
+      this.finish(this.attempts === 0 ? 'no_backend' : 'connect_failed', this.detail);
+      return;
+    }
+    this.backend = b;
+    this.attempts++;
+    this.connectStartMs = performance.now();
+    const up = this.R.newSocket() as Linked;
+    up[kSession] = this;
+    this.upstream = up;
+    this.upstreamGone = false;
+    const a = b.address;
+    if (a.family === 0) {
+      // A hostname: resolved per connect, as net.connect would.
+      lookup(a.host, (err, address, family) => {
+        if (this.done || this.upstream !== up) return;
+        if (err) this.connectFailed(err.code ?? 'ENOTFOUND');
+        else this.connectTo(up, address, family, a.port);
+      });
+    } else {
+      this.connectTo(up, a.host, a.family, a.port);
+    }
+  }
+
+  private connectTo(up: Linked, host: string, family: number, port: number): void {
+    const req = this.R.newConnectReq();
+    req.oncomplete = afterConnect;
+    const err = family === 6 ? up.connect6(req, host, port) : up.connect(req, host, port);
+    if (err !== 0) this.connectFailed(errname(err));
+  }
+
+  /** @internal from afterConnect */
+  connectDone(up: Linked, status: number): void {
+    if (this.done || this.upstream !== up) return;
+    if (status < 0) {
+      this.connectFailed(errname(status));
+      return;
+    }
+    const client = this.client;
+    this.connected = true;
+    this.detail = undefined;
+    this.lastActiveMs = performance.now();
+    this.listener.connected(this);
+    this.pool.acquire(this.backend!, this);
+    if (this.done) return;
+    if (this.listener.log.isLevelEnabled('info')) {
+      const out: Record<string, unknown> = {};
+      if (up.getsockname(out) === 0) this.backendLocal = formatHostPort(String(out['address'] ?? ''), Number(out['port'] ?? 0));
+    }
+    up.setNoDelay(true);
+    const buf = readBuffer();
+    up.useUserBuffer(buf);
+    client.useUserBuffer(buf);
+    up.onread = upstreamRead;
+    client.onread = clientRead;
+    const pp = this.listener.config.proxyProtocol;
+    if (pp !== 'off') this.write(up, this.proxyHeader(pp));
+    client.readStart();
+    up.readStart();
+  }
+
+  /** @internal the idle sweep: ends the session when nothing moved for `idleMs`. */
+  idleCheck(now: number, idleMs: number): void {
+    if (!this.connected || this.done) return;
+    if (this.active) {
+      this.active = false;
+      this.lastActiveMs = now;
+    } else if (now - this.lastActiveMs >= idleMs) {
+      this.finish('idle_timeout', undefined);
+    }
+  }
+
+  /** @internal the connect sweep: this attempt has taken longer than connect_timeout. */
+  connectTimedOut(): void {
+    if (this.isConnecting && this.upstream !== null) this.connectFailed('ETIMEDOUT');
+  }
+
+  private connectFailed(code: string): void {
+    const up = this.upstream;
+    const b = this.backend!;
+    if (up !== null) {
+      delete up[kSession];
+      up.close();
+      this.upstream = null;
+    }
+    this.detail = code;
+    this.pool.reportConnectFailure(b, code);
+    if (this.done) return;
+    (this.tried ??= new Set()).add(b);
+    const log = this.listener.log;
+    if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
+    if (this.attempts <= this.pool.config.retries) this.dial();
+    else this.finish('connect_failed', code);
+  }
+
+  private proxyHeader(version: 'v1' | 'v2'): Buffer {
+    const local: Record<string, unknown> = {};
+    this.client.getsockname(local);
+    const src = { ip: this.clientFamily === 'IPv6' && !this.clientIp.includes(':') ? `::ffff:${this.clientIp}` : this.clientIp, port: this.clientPort };
+    const dst = { ip: String(local['address'] ?? ''), port: Number(local['port'] ?? 0) };
+    return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
+  }
+
+  // --- the splice ---
+
+  /** @internal n bytes from the client are in the shared read buffer. */
+  fromClient(n: number): void {
+    const chunk = copyOut(readBuffer(), n);
+    this.active = true;
+    this.bytesIn += n;
+    this.backend!.bytesIn += n;
+    this.listener.bytesIn += n;
+    const up = this.upstream!;
+    if (this.write(up, chunk) && up.writeQueueSize > HIGH_WATER) {
+      this.client.readStop();
+      this.clientPaused = true;
+    }
+  }
+
+  /** @internal n bytes from the backend are in the shared read buffer. */
+  fromUpstream(n: number): void {
+    const chunk = copyOut(readBuffer(), n);
+    this.active = true;
+    this.bytesOut += n;
+    this.backend!.bytesOut += n;
+    this.listener.bytesOut += n;
+    const client = this.client;
+    if (this.write(client, chunk) && client.writeQueueSize > HIGH_WATER) {
+      this.upstream!.readStop();
+      this.upstreamPaused = true;
+    }
+  }
+
+  /** Write `chunk` to `h`; false when the write failed (the session is ending then). */
+  private write(h: Linked, chunk: Buffer): boolean {
+    const R = this.R;
+    const req = R.newWriteReq();
+    req.handle = h;
+    req.oncomplete = afterWrite;
+    const err = h.writeBuffer(req, chunk);
+    if (err !== 0) {
+      this.peerFailed(h, err);
+      return false;
+    }
+    // Queued in libuv: the buffer must live until the write completes.
+    if (R.state[R.kLastWriteWasAsync] !== 0) req.buffer = chunk;
+    return true;
+  }
+
+  /** @internal a queued write to `h` completed. */
+  wrote(h: Linked, status: number): void {
+    if (status < 0) {
+      this.peerFailed(h, status);
+      return;
+    }
+    this.active = true;
+    if (h === this.upstream) {
+      if (this.clientPaused && h.writeQueueSize <= HIGH_WATER / 2) {
+        this.clientPaused = false;
+        if (!this.clientEof) this.client.readStart();
+      }
+    } else if (this.upstreamPaused && h.writeQueueSize <= HIGH_WATER / 2) {
+      this.upstreamPaused = false;
+      if (!this.upstreamEof) this.upstream?.readStart();
+    }
+  }
+
+  // --- half-close: a FIN is passed on; the other direction keeps flowing ---
+  // libuv reports a RST that arrives behind unread bytes as data then end-of-file. A
+  // zero-length write to the side that sent the FIN surfaces the pending ECONNRESET; only
+  // when it succeeds is the FIN a real half-close, and it is passed on.
+
+  /** @internal the client's read ended: FIN (UV_EOF) or an error. */
+  clientReadEnded(status: number): void {
+    if (status !== UV_EOF) {
+      this.peerFailed(this.client, status);
+      return;
+    }
+    this.clientEof = true;
+    this.firstFin ??= 'client_closed';
+    // (A side we have already sent our FIN to cannot be written: no probe there.)
+    if (!this.clientShutAsked && !this.write(this.client, EMPTY)) return;
+    this.upstreamShutAsked = true;
+    this.shutdown(this.upstream!);
+  }
+
+  /** @internal the backend's read ended: FIN (UV_EOF) or an error. */
+  upstreamReadEnded(status: number): void {
+    const up = this.upstream!;
+    if (status !== UV_EOF) {
+      this.peerFailed(up, status);
+      return;
+    }
+    this.upstreamEof = true;
+    this.firstFin ??= 'backend_closed';
+    if (!this.upstreamShutAsked && !this.write(up, EMPTY)) return;
+    this.clientShutAsked = true;
+    this.shutdown(this.client);
+  }
+
+  private shutdown(h: Linked): void {
+    const req = this.R.newShutdownReq();
+    req.handle = h;
+    req.oncomplete = afterShutdown;
+    const err = h.shutdown(req);
+    if (err !== 0) this.peerFailed(h, err);
+  }
+
+  /** @internal our FIN to `h` has been sent (after everything queued before it). */
+  shutDown(h: Linked, status: number): void {
+    if (status < 0 && status !== UV_EOF) {
+      this.peerFailed(h, status);
+      return;
+    }
+    this.active = true;
+    if (h === this.client) this.clientShut = true;
+    else this.upstreamShut = true;
+    if (this.clientEof && this.upstreamEof && this.clientShut && this.upstreamShut) this.finish(this.firstFin ?? 'client_closed', undefined);
+  }
+
+  // --- errors and resets: a reset on one side is passed on as a reset on the other ---
+
+  private peerFailed(h: Linked, status: number): void {
+    if (this.done) return;
+    const code = errname(status);
+    const fromClient = h === this.client;
+    const gone = isPeerGone(code);
+    this.reason ??= gone ? (fromClient ? 'client_closed' : 'backend_closed') : 'error';
+    this.detail ??= code;
+    if (code === 'ECONNRESET' && this.connected) {
+      if (fromClient) this.resetUpstream();
+      else this.resetClient();
+    }
+    this.finish(this.reason, this.detail);
+  }
+
+  private resetClient(): void {
+    if (this.clientGone) return;
+    this.clientGone = true;
+    delete this.client[kSession];
+    this.client.reset();
+  }
+
+  private resetUpstream(): void {
+    const up = this.upstream;
+    if (up === null || this.upstreamGone) return;
+    this.upstreamGone = true;
+    delete up[kSession];
+    up.reset();
+  }
+
+  /** The one place a session ends: close what is open, release slots, write the access line. */
+  private finish(reason: EndReason, detail: string | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.reason ??= reason;
+    this.detail ??= detail;
+    if (!this.clientGone) {
+      this.clientGone = true;
+      delete this.client[kSession];
+      this.client.close();
+    }
+    const up = this.upstream;
+    if (up !== null && !this.upstreamGone) {
+      this.upstreamGone = true;
+      delete up[kSession];
+      up.close();
+    }
+    if (this.connected) this.pool.release(this.backend!, this);
+    this.listener.sessionEnded(this);
+    logAccess(this.listener.log, {
+      client: formatHostPort(this.clientIp, this.clientPort),
+      backend: this.backend === null ? null : this.backend.key,
+      backend_local: this.backendLocal,
+      bytes_in: this.bytesIn,
+      bytes_out: this.bytesOut,
+      duration_ms: Math.round(performance.now() - this.startMs),
+      end: this.reason,
+      ...(this.detail === undefined ? {} : { detail: this.detail }),
+    });
+  }
+}
+
+// Callbacks are module-level functions that find their session through a symbol on the
+// handle (`this` is the handle or the request): no closure per session or per chunk.
+function clientRead(this: Linked): void {
+  const s = this[kSession];
+  if (s === undefined) return;
+  const n = readBytes();
+  if (n > 0) s.fromClient(n);
+  else if (n < 0) s.clientReadEnded(n);
+}
+
+function upstreamRead(this: Linked): void {
+  const s = this[kSession];
+  if (s === undefined) return;
+  const n = readBytes();
+  if (n > 0) s.fromUpstream(n);
+  else if (n < 0) s.upstreamReadEnded(n);
+}
+
+function afterConnect(this: Req, status: number, handle: Linked): void {
+  handle[kSession]?.connectDone(handle, status);
+}
+
+function afterWrite(this: Req, status: number): void {
+  const h = this.handle as Linked;
+  this.buffer = null;
+  h[kSession]?.wrote(h, status);
+}
+
+function afterShutdown(this: Req, status: number): void {
+  const h = this.handle as Linked;
+  h[kSession]?.shutDown(h, status);
+}
+
+let stateRef: { state: Int32Array; k: number } | null = null;
+function readBytes(): number {
+  return stateRef!.state[stateRef!.k]!;
+}
+
+/** Called once with the bindings before the first session. */
+export function initRawSessions(R: RawTcp): void {
+  stateRef = { state: R.state, k: R.kReadBytesOrError };
+}
