@@ -29,8 +29,8 @@ export function writeConfig(text: string, name = 'lb.toml'): string {
   return file;
 }
 
-export function spawnLb(t: Test, args: string[]): LbProcess {
-  const child = spawn(process.execPath, [LB_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnLb(t: Test, args: string[], env: Record<string, string> = {}): LbProcess {
+  const child = spawn(process.execPath, [LB_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const logs = new LogCapture();
   let buf = '';
   child.stdout!.setEncoding('utf8');

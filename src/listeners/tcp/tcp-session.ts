@@ -344,7 +344,7 @@ export class TcpSession {
     }
     if (this.connected) this.pool.release(this.backend!, this);
     this.listener.sessionEnded(this);
-    logAccess(this.listener.log, {
+    if (this.listener.log.isLevelEnabled('info')) logAccess(this.listener.log, {
       client: formatHostPort(this.clientIp, this.clientPort),
       backend: this.backend === null ? null : this.backend.key,
       backend_local: this.backendLocal,

@@ -13,6 +13,8 @@ import { BindError } from '../../errors.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { DrainWait } from '../drain-wait.js';
 import { UdpSession } from './udp-session.js';
+import { rawUdp, type UdpHandle } from './raw-udp.js';
+import { errname } from '../tcp/raw-handles.js';
 
 /** Socket buffers: the kernel doubles the request and caps it (8 MiB here). */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -38,6 +40,9 @@ export class UdpListener {
   private closing = false;
   private socketOpen = false;
   private readonly drainWait = new DrainWait();
+  /** The bound socket's handle when datagrams bypass dgram's send() and events (raw-udp.ts). */
+  private handle: UdpHandle | null = null;
+  private readonly six: boolean;
   /** Counters read by status and metrics. */
   datagramsIn = 0;
   datagramsOut = 0;
@@ -56,6 +61,7 @@ export class UdpListener {
     const { host, family } = config.bind;
     // An all-interfaces bind is dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d.
     const type = host === '' || family === 6 ? 'udp6' : 'udp4';
+    this.six = type === 'udp6';
     this.socket = dgram.createSocket({
       type,
       ipv6Only: false,
@@ -81,6 +87,8 @@ export class UdpListener {
       });
     });
     this.socketOpen = true;
+    this.handle = rawUdp?.handleOf(this.socket) ?? null;
+    if (this.handle !== null) this.handle.onmessage = this.onRawMessage;
     this.startSweep();
     this.log.info({ bind: this.boundAddress(), protocol: 'udp', pool: this.pool.name }, 'listening');
   }
@@ -134,7 +142,8 @@ export class UdpListener {
   reply(msg: Buffer, port: number, address: string): void {
     if (!this.socketOpen) return;
     this.datagramsOut++;
-    this.socket.send(msg, port, address);
+    if (this.handle !== null) rawUdp!.send(this.handle, this.six, [msg], port, address);
+    else this.socket.send(msg, port, address);
   }
 
   /** Called by a session exactly once, when it ends. */
@@ -144,6 +153,12 @@ export class UdpListener {
     this.budget.release();
     if (this.sessions.size === 0) this.drainWait.emptied();
   }
+
+  /** The handle's receive callback (raw path): what dgram's own would do, minus the emit. */
+  private readonly onRawMessage = (nread: number, _h: UdpHandle, msg: Buffer, rinfo: RemoteInfo): void => {
+    if (nread < 0) this.onSocketError(Object.assign(new Error(`recvmsg ${errname(nread)}`), { code: errname(nread) }));
+    else this.onMessage(msg, rinfo);
+  };
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     this.datagramsIn++;

@@ -13,6 +13,8 @@ import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
 import { encodeProxyV2 } from '../proxy-protocol.js';
 import type { UdpListener } from './udp-listener.js';
+import { rawUdp, type UdpHandle } from './raw-udp.js';
+import { errname } from '../tcp/raw-handles.js';
 
 /** Datagrams held while the upstream socket connects; more are dropped (and counted). */
 const MAX_PENDING = 64;
@@ -27,6 +29,8 @@ export class UdpSession {
   private readonly pool: Pool;
   private readonly listener: UdpListener;
   private readonly upstream: DgramSocket;
+  /** The connected upstream socket's handle when datagrams bypass dgram (raw-udp.ts). */
+  private handle: UdpHandle | null = null;
   private connected = false;
   private pending: Buffer[] | null = [];
   private done = false;
@@ -83,18 +87,28 @@ export class UdpSession {
 
   /** One datagram to the backend, behind the PROXY header when there is one. */
   private sendUp(msg: Buffer): void {
-    if (this.proxyHeader === null) this.upstream.send(msg);
+    const h = this.handle;
+    if (h !== null) rawUdp!.send(h, false, this.proxyHeader === null ? [msg] : [this.proxyHeader, msg], 0, '');
+    else if (this.proxyHeader === null) this.upstream.send(msg);
     else this.upstream.send([this.proxyHeader, msg]);
   }
 
   private readonly onConnect = (): void => {
     if (this.done) return;
     this.connected = true;
+    this.handle = rawUdp?.handleOf(this.upstream) ?? null;
+    if (this.handle !== null) this.handle.onmessage = this.onRawMessage;
     const local = this.upstream.address();
     this.backendLocal = formatHostPort(local.address, local.port);
     const queued = this.pending!;
     this.pending = null;
     for (const m of queued) this.sendUp(m);
+  };
+
+  /** The handle's receive callback (raw path). */
+  private readonly onRawMessage = (nread: number, _h: UdpHandle, msg: Buffer): void => {
+    if (nread < 0) this.onUpstreamError(Object.assign(new Error(`recvmsg ${errname(nread)}`), { code: errname(nread) }));
+    else this.onUpstreamMessage(msg);
   };
 
   private readonly onUpstreamMessage = (msg: Buffer): void => {
@@ -130,7 +144,7 @@ export class UdpSession {
     }
     this.pool.release(this.backend, this);
     this.listener.sessionEnded(this);
-    logAccess(this.listener.log, {
+    if (this.listener.log.isLevelEnabled('info')) logAccess(this.listener.log, {
       client: formatHostPort(this.clientIp, this.clientPort),
       backend: this.backend.key,
       backend_local: this.backendLocal,

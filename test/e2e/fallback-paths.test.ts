@@ -1,0 +1,62 @@
+// The data paths lb falls back to when a Node version lacks the bare handles it uses
+// (tcp_wrap/stream_wrap for TCP, udp_wrap for UDP): net.Socket sessions and dgram's own
+// send()/'message'. The whole TCP and UDP suites run on the bare-handle paths; this runs
+// the built program on the fallbacks, forced by LB_TCP_SOCKETS=1 and LB_UDP_DGRAM=1.
+import t from 'tap';
+import { once } from 'node:events';
+import { echoServer, startServer, connect, collect } from '../support/backends.js';
+import { spawnLb, writeConfig } from '../support/lb-process.js';
+import { startUdpEcho, udpClient } from '../support/udp.js';
+import { randomPayload, sha256 } from '../support/random.js';
+
+const FALLBACK = { LB_TCP_SOCKETS: '1', LB_UDP_DGRAM: '1' };
+
+for (const [name, env] of [['fallback', FALLBACK], ['bare handles', {}]] as const) {
+  t.test(`${name}: TCP stream, half-close, reset; UDP round trip`, async (t) => {
+    const echo = await echoServer();
+    // Reads until the client's FIN, then answers with the count (like nc -N).
+    const counter = await startServer((s) => {
+      let n = 0;
+      s.on('data', (d: Buffer) => (n += d.length));
+      s.on('end', () => s.end(`count=${n}`));
+    });
+    const uecho = await startUdpEcho({ id: 'u' });
+    t.teardown(() => Promise.all([echo.close(), counter.close(), uecho.close()]));
+    const file = writeConfig([
+      '[global]', 'drain_timeout = "1s"', // the UDP session is open at SIGTERM
+      '[listeners.echo]', 'bind = "127.0.0.1:0"', 'pool = "echo"',
+      '[listeners.count]', 'bind = "127.0.0.1:0"', 'pool = "count"',
+      '[listeners.game]', 'protocol = "udp"', 'bind = "127.0.0.1:0"', 'pool = "u"',
+      `[pools.echo]\nbackends = [{ address = "127.0.0.1:${echo.port}" }]`,
+      `[pools.count]\nbackends = [{ address = "127.0.0.1:${counter.port}" }]`,
+      `[pools.u]\nbackends = [{ address = "127.0.0.1:${uecho.port}" }]`,
+    ].join('\n'));
+    const lb = spawnLb(t, ['run', '-c', file], env);
+    const [ep, cp, up] = await Promise.all([lb.port('echo'), lb.port('count'), lb.port('game')]);
+
+    const payload = randomPayload(8 * 1024 * 1024);
+    const s = await connect(ep, '127.0.0.1', false);
+    const got = collect(s);
+    s.end(payload);
+    t.equal(sha256((await got).data), sha256(payload), '8 MiB echoed byte for byte');
+
+    const h = await connect(cp);
+    const answer = collect(h);
+    h.end(Buffer.alloc(100_000, 1));
+    t.equal((await answer).data.toString(), 'count=100000', 'FIN passed on; the answer still arrives');
+
+    const r = await connect(ep);
+    r.on('error', () => {});
+    r.write('x');
+    await once(r, 'data');
+    r.resetAndDestroy();
+    const line = await lb.logs.waitFor({ msg: 'session ended', detail: 'ECONNRESET' });
+    t.equal(line.end, 'client_closed', 'a client reset is logged as such');
+
+    const c = await udpClient(up);
+    t.teardown(() => c.close());
+    t.equal((await c.request('ping')).toString(), 'u:ping');
+    lb.child.kill('SIGTERM');
+    t.equal(await lb.exited, 0);
+  });
+}
