@@ -13,7 +13,7 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { installCleanup, stopAll, cpuSnapshot, foreignCores, hardNofile } from './bench/proc.mjs';
 import { ensureTools, nginxStream } from './bench/tools.mjs';
-import { ROOT, startBackends, startProxy, directTarget, haproxyMaxconn } from './bench/targets.mjs';
+import { ROOT, startBackends, startProxy, directTarget, haproxyMaxconn, parseTargetName } from './bench/targets.mjs';
 import * as m from './bench/measure.mjs';
 import * as nc from './bench/node-clients.mjs';
 import { summarize, textTable, markdownTable, machine } from './bench/report.mjs';
@@ -28,7 +28,10 @@ const HELP = `usage: node scripts/bench.mjs [options]        (npm run bench / np
   --clients N           redis-benchmark clients (default 50)
   --idle N              idle connections held for the memory figure (default 10000; scaled
                         down to what the hard fd limit allows, with a note)
-  --targets LIST        comma list of direct,lb,haproxy,nginx (default all available)
+  --targets LIST        comma list of direct,lb,haproxy,nginx (default all available), and
+                        multi-core variants lb-w2 (workers = 2), haproxy-t2 (nbthread 2),
+                        nginx-w2 (worker_processes 2); any count works (lb-w4...)
+  --multicore           add lb-w2, haproxy-t2 and nginx-w2 to the targets
   --tests LIST          comma list of bulk1,bulk4,rr,conn,udp,idle (default all)
   --max-load X          a run during which other processes used more than X cores is marked
                         and re-run once (default 1.5)
@@ -65,6 +68,7 @@ function parseArgs(argv) {
       case '--max-load': o.maxLoad = num('max-load', v()); break;
       case '--budget': o.budget = num('budget', v()); break;
       case '--targets': o.targets = v().split(','); break;
+      case '--multicore': o.multicore = true; break;
       case '--tests': o.tests = v().split(','); break;
       case '--out': o.out = v(); break;
       case '-h': case '--help': console.log(HELP); process.exit(0); break;
@@ -195,15 +199,20 @@ const backends = await startBackends(dir, have);
 const services = {};
 for (const s of opts.quick ? ['echo', 'sink'] : ['redis', 'iperf', 'echo', 'udp']) if (backends.ports[s]) services[s] = backends.ports[s];
 
-const wanted = opts.quick ? ['direct', 'lb'] : opts.targets;
+const wanted = opts.quick ? ['direct', 'lb'] : [...opts.targets, ...(opts.multicore ? ['lb-w2', 'haproxy-t2', 'nginx-w2'] : [])];
 const targets = [];
 if (wanted.includes('direct')) targets.push(directTarget(services));
-for (const name of ['lb', 'haproxy', 'nginx']) {
-  if (!wanted.includes(name)) continue;
-  if (name !== 'lb' && !have.has(name === 'nginx' ? 'nginx-stream' : name)) continue;
+for (const name of wanted.filter((n) => n !== 'direct')) {
+  const parsed = parseTargetName(name);
+  if (parsed === null) {
+    log(`bench: unknown target ${name} (direct, lb, haproxy, nginx, or lb-wN, haproxy-tN, nginx-wN)`);
+    await stopAll();
+    process.exit(2);
+  }
+  if (parsed.proxy !== 'lb' && !have.has(parsed.proxy === 'nginx' ? 'nginx-stream' : parsed.proxy)) continue;
   let t;
   try {
-    t = await startProxy(name, dir, services, { algorithm: opts.algorithm, nginxStreamLoad: name === 'nginx' ? nginxStream()?.load : undefined });
+    t = await startProxy(name, dir, services, { algorithm: opts.algorithm, nginxStreamLoad: parsed.proxy === 'nginx' ? nginxStream()?.load : undefined });
   } catch (err) {
     log(`bench: ${err.message}`);
     await stopAll();
@@ -221,7 +230,7 @@ const idleCount = Math.max(100, Math.min(opts.idle, fdCap, haproxyMaxconn() - 10
 if (!opts.quick && idleCount < opts.idle && tests.some((t) => t.id === 'idle')) {
   note(`hard nofile limit is ${nofile} (ulimit -Hn) and a proxy needs 2 descriptors per held connection: memory per idle connection uses ${idleCount} connections instead of ${opts.idle}`);
 }
-if (!opts.quick && targets.some((t) => t.name === 'haproxy') && haproxyMaxconn() < 25000) {
+if (!opts.quick && targets.some((t) => t.name.startsWith('haproxy')) && haproxyMaxconn() < 25000) {
   note(`HAProxy maxconn ${haproxyMaxconn()} instead of 25000: it refuses to start when it cannot raise its fd limit to ~2 × maxconn (hard limit ${nofile})`);
 }
 for (const test of tests) for (const mm of test.metrics) mm.label = mm.label?.replace('N held', `${idleCount} held`);

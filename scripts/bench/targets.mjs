@@ -91,8 +91,8 @@ export async function startBackends(dir, have) {
 // Proxy configs. `listen` and `backend` map a service name to a port; only services present
 // in `backend` get a listener.
 
-function lbConfig(listen, backend, algorithm) {
-  const out = ['# written by scripts/bench.mjs', '[global]', 'log_level = "warn"', 'max_connections = 100000', ''];
+function lbConfig(listen, backend, algorithm, cores) {
+  const out = ['# written by scripts/bench.mjs', '[global]', 'log_level = "warn"', 'max_connections = 100000', `workers = ${cores}`, ''];
   for (const s of Object.keys(backend)) {
     out.push(`[listeners.${s}]`);
     if (s === UDP_SERVICE) out.push('protocol = "udp"', 'session_timeout = "30s"');
@@ -110,12 +110,12 @@ export function haproxyMaxconn() {
   return Math.min(PROXY_MAX_CONNECTIONS, Math.floor((hardNofile() - 30) / 2));
 }
 
-function haproxyConfig(listen, backend) {
+function haproxyConfig(listen, backend, cores) {
   const maxconn = haproxyMaxconn();
   const out = [
     '# written by scripts/bench.mjs',
     'global',
-    '  nbthread 1',
+    `  nbthread ${cores}`,
     `  maxconn ${maxconn}`,
     'defaults',
     '  mode tcp',
@@ -132,16 +132,16 @@ function haproxyConfig(listen, backend) {
   return `${out.join('\n')}\n`;
 }
 
-function nginxConfig(dir, listen, backend, streamLoad) {
+function nginxConfig(dir, listen, backend, streamLoad, cores, tag) {
   const out = ['# written by scripts/bench.mjs'];
   if (streamLoad) out.push(`load_module ${streamLoad};`);
   out.push(
-    'worker_processes 1;',
+    `worker_processes ${cores};`,
     // NGINX cannot raise its hard limit; it warns when worker_connections exceeds it.
     `worker_rlimit_nofile ${hardNofile()};`,
     'daemon off;',
-    `pid ${join(dir, 'nginx.pid')};`,
-    `error_log ${join(dir, 'nginx.log')} warn;`,
+    `pid ${join(dir, `${tag}.pid`)};`,
+    `error_log ${join(dir, `${tag}.err.log`)} warn;`,
     `events { worker_connections ${PROXY_MAX_CONNECTIONS}; }`,
     'stream {',
   );
@@ -153,32 +153,42 @@ function nginxConfig(dir, listen, backend, streamLoad) {
   return `${out.join('\n')}\n`;
 }
 
+/** `lb`, `lb-w2` (lb with workers = 2), `haproxy-t2` (nbthread 2), `nginx-w2`: proxy and cores. */
+export function parseTargetName(name) {
+  const m = /^(lb|haproxy|nginx)(?:-[wt](\d+))?$/.exec(name);
+  return m ? { proxy: m[1], cores: m[2] ? Number(m[2]) : 1 } : null;
+}
+
 /**
- * Start one proxy target (`lb`, `haproxy` or `nginx`) in front of `backend` ports.
+ * Start one proxy target (`lb`, `haproxy` or `nginx`, optionally with a core count as in
+ * parseTargetName) in front of `backend` ports.
  * Returns { name, pid, child, ports, config } or null if it would not come up.
  */
-export async function startProxy(name, dir, backend, { algorithm = 'round-robin', nginxStreamLoad } = {}) {
+export async function startProxy(target, dir, backend, { algorithm = 'round-robin', nginxStreamLoad } = {}) {
+  const parsed = parseTargetName(target);
+  if (!parsed) throw new Error(`unknown target ${target}`);
+  const { proxy: name, cores } = parsed;
   const services = { ...backend };
   if (name === 'haproxy') delete services[UDP_SERVICE];
-  const log = join(dir, `${name}.log`);
-  return retry(name, log, async () => {
+  const log = join(dir, `${target}.log`);
+  return retry(target, log, async () => {
     const listen = {};
     for (const s of Object.keys(services)) listen[s] = s === UDP_SERVICE ? await freeUdpPort() : await freeTcpPort();
     let child;
     let config;
     if (name === 'lb') {
       if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-      config = join(dir, 'lb.toml');
-      writeFileSync(config, lbConfig(listen, services, algorithm));
-      child = start('lb', process.execPath, [LB_BIN, 'run', '-c', config], { log });
+      config = join(dir, `${target}.toml`);
+      writeFileSync(config, lbConfig(listen, services, algorithm, cores));
+      child = start(target, process.execPath, [LB_BIN, 'run', '-c', config], { log });
     } else if (name === 'haproxy') {
-      config = join(dir, 'haproxy.cfg');
-      writeFileSync(config, haproxyConfig(listen, services));
-      child = start('haproxy', 'haproxy', ['-db', '-f', config], { log, nofile: true });
+      config = join(dir, `${target}.cfg`);
+      writeFileSync(config, haproxyConfig(listen, services, cores));
+      child = start(target, 'haproxy', ['-db', '-f', config], { log, nofile: true });
     } else if (name === 'nginx') {
-      config = join(dir, 'nginx.conf');
-      writeFileSync(config, nginxConfig(dir, listen, services, nginxStreamLoad));
-      child = start('nginx', 'nginx', ['-e', join(dir, 'nginx.log'), '-p', dir, '-c', config], { log, nofile: true });
+      config = join(dir, `${target}.conf`);
+      writeFileSync(config, nginxConfig(dir, listen, services, nginxStreamLoad, cores, target));
+      child = start(target, 'nginx', ['-e', join(dir, `${target}.err.log`), '-p', dir, '-c', config], { log, nofile: true });
     } else {
       throw new Error(`unknown target ${name}`);
     }
@@ -189,7 +199,7 @@ export async function startProxy(name, dir, backend, { algorithm = 'round-robin'
         return null;
       }
     }
-    return { name, pid: child.pid, child, ports: listen, config };
+    return { name: target, pid: child.pid, child, ports: listen, config };
   });
 }
 
