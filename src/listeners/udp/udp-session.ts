@@ -22,6 +22,10 @@ const MAX_PENDING = 64;
 export class UdpSession {
   readonly key: string;
   readonly clientIp: string;
+  /** The address as the listener socket reports it (the port lookup compares it). */
+  get address(): string {
+    return this.replyAddress;
+  }
   readonly clientPort: number;
   /** The address as the listener socket reported it (mapped form kept, for sending back). */
   private readonly replyAddress: string;
@@ -34,7 +38,11 @@ export class UdpSession {
   private connected = false;
   private pending: Buffer[] | null = [];
   private done = false;
-  /** performance.now() of the last datagram either way; the listener's sweep reads it. */
+  /**
+   * Set by every datagram either way; the listener's sweep clears it and records the sweep's
+   * time in lastSeenMs, so no clock is read per datagram.
+   */
+  active = false;
   lastSeenMs: number;
   private readonly startMs: number;
   bytesIn = 0;
@@ -70,8 +78,8 @@ export class UdpSession {
   }
 
   /** A datagram from the client. */
-  send(msg: Buffer, now: number): void {
-    this.lastSeenMs = now;
+  send(msg: Buffer): void {
+    this.active = true;
     this.packetsIn++;
     this.bytesIn += msg.length;
     this.backend.bytesIn += msg.length;
@@ -112,7 +120,7 @@ export class UdpSession {
   };
 
   private readonly onUpstreamMessage = (msg: Buffer): void => {
-    this.lastSeenMs = performance.now();
+    this.active = true;
     this.packetsOut++;
     this.bytesOut += msg.length;
     this.backend.bytesOut += msg.length;
