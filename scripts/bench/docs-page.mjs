@@ -52,7 +52,14 @@ backend compete for the rest; in the direct case the client and the backend have
 to themselves, so direct is an upper bound no single-threaded proxy can reach. On ${mc.cores}
 cores a proxy that needs a full core leaves ${mc.cores - 1} for client and backend: ratios
 here say how much a proxy costs on a small box, not how far it scales.
-
+${doc.targets.some((t) => /-[wt]\d+$/.test(t.name)) ? `
+The columns with a core count are the same proxies given more than one thread of
+execution: **lb-w2** is lb with \`workers = 2\` (a supervisor plus two worker processes
+accepting from one socket; UDP runs in the first worker only), **haproxy-t2** is
+\`nbthread 2\`, **nginx-w2** is \`worker_processes 2\`. On this machine they compete with the
+client and the backend for the same ${mc.cores} cores, so they show what a second thread costs
+or gains when the box is already full, not the gain on a box whose cores are the proxy's.
+` : ''}
 ## What each row measures
 
 All traffic is TCP or UDP on 127.0.0.1; every port is picked by the OS (bind 0, close) and
@@ -83,7 +90,9 @@ each test within a repetition, starting with a different target each repetition.
   connection is known to exist, then stays idle. (after − before) / ${s.idleCount} in KiB.
   The backend then closes them all. The proxies are configured for 25000 connections
   (lb \`max_connections\`, HAProxy \`maxconn\` ${s.haproxyMaxconn}${s.haproxyMaxconn < 25000 ? ', capped by the fd limit' : ''}, NGINX \`worker_connections\`);
-  the hard fd limit here is ${s.hardNofile}.
+  the hard fd limit here is ${s.hardNofile}. A multi-process target's RSS is the sum over its
+  processes, so its baseline (an idle Node.js process per worker) is in *before*, not in
+  the per-connection figure.
 
 Configs (written by \`scripts/bench/targets.mjs\`): one listener per backend, defaults
 elsewhere, no access logs (lb \`log_level = "warn"\`), idle timeouts of 1 h (UDP sessions 30 s).
@@ -105,7 +114,8 @@ is thrown away and run once more; if the second is loaded too it is kept and mar
   "other", so it leans high. A run is marked only above ${s.maxLoad} other cores (\`--max-load\`),
   so on ${mc.cores} cores a run can pass unmarked while another process holds a whole core.
 - Peers run with their defaults otherwise: HAProxy without \`option splice-auto\`, NGINX with
-  its 16k \`proxy_buffer_size\`; lb's buffers are Node's socket defaults.
+  its 16k \`proxy_buffer_size\`; lb reads into one shared 64 KiB buffer and holds at most
+  64 KiB queued per socket before it stops reading the other side.
 - lb's RSS includes the V8 heap, which does not shrink straight after connections close, so
   a later repetition may measure a smaller increase than the first.
 - \`npm run bench:quick\` is a different, shorter measurement (lb vs direct with Node clients);

@@ -6,7 +6,7 @@
 // is built on (process.binding('tcp_wrap'), ('stream_wrap'), public since Node 0.x and still
 // allow-listed in Node 20-24). When a future Node lacks one of them, `raw` is null and lb
 // falls back to net.Socket sessions (tcp-session.ts): slower, never wrong.
-import { getSystemErrorName } from 'node:util';
+export { errname } from '../errno.js';
 
 /** A connect, write or shutdown request: plain objects that libuv fills and calls back. */
 export interface Req {
@@ -49,15 +49,6 @@ export interface RawTcp {
 
 /** libuv's end-of-file code. */
 export const UV_EOF = -4095;
-
-/** ECONNRESET, EPIPE... for a negative libuv status. */
-export function errname(status: number): string {
-  try {
-    return getSystemErrorName(status);
-  } catch {
-    return `E${-status}`;
-  }
-}
 
 type Ctor<T> = new (...args: unknown[]) => T;
 

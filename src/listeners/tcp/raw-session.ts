@@ -2,7 +2,8 @@
 // to one upstream handle. Same contract as the net.Socket session (tcp-session.ts), which is
 // the fallback when the bindings are missing:
 // - the backend is dialled at accept, and the client is not read until it is connected;
-// - bytes are copied out of the shared read buffer and written on; when lb holds more than
+// - bytes are copied out of the shared read buffer (into recycled 64 KiB slabs for big
+//   reads, read-buffer.ts) and written on; when lb holds more than
 //   HIGH_WATER bytes for one side, the other side is not read until that drains;
 // - a FIN is passed on as a FIN (shutdown) while the other direction keeps flowing; the
 //   session ends once both FINs have been passed on; a reset is passed on as a reset;
@@ -17,7 +18,7 @@ import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
 import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
-import { readBuffer, copyOut } from './read-buffer.js';
+import { readBuffer, takeChunk, releaseChunk } from './read-buffer.js';
 import { UV_EOF, errname, type RawTcp, type Req, type TcpHandle } from './raw-handles.js';
 import type { TcpListener } from './tcp-listener.js';
 
@@ -226,7 +227,7 @@ export class RawTcpSession {
 
   /** @internal n bytes from the client are in the shared read buffer. */
   fromClient(n: number): void {
-    const chunk = copyOut(readBuffer(), n);
+    const chunk = takeChunk(n);
     this.active = true;
     this.bytesIn += n;
     this.backend!.bytesIn += n;
@@ -240,7 +241,7 @@ export class RawTcpSession {
 
   /** @internal n bytes from the backend are in the shared read buffer. */
   fromUpstream(n: number): void {
-    const chunk = copyOut(readBuffer(), n);
+    const chunk = takeChunk(n);
     this.active = true;
     this.bytesOut += n;
     this.backend!.bytesOut += n;
@@ -260,11 +261,13 @@ export class RawTcpSession {
     req.oncomplete = afterWrite;
     const err = h.writeBuffer(req, chunk);
     if (err !== 0) {
+      releaseChunk(chunk);
       this.peerFailed(h, err);
       return false;
     }
-    // Queued in libuv: the buffer must live until the write completes.
+    // Queued in libuv: the buffer must live (and not be recycled) until the write completes.
     if (R.state[R.kLastWriteWasAsync] !== 0) req.buffer = chunk;
+    else releaseChunk(chunk);
     return true;
   }
 
@@ -426,6 +429,8 @@ function afterConnect(this: Req, status: number, handle: Linked): void {
 
 function afterWrite(this: Req, status: number): void {
   const h = this.handle as Linked;
+  // A write cancelled by close() completes here too; libuv is done with the buffer either way.
+  if (this.buffer) releaseChunk(this.buffer as Buffer);
   this.buffer = null;
   h[kSession]?.wrote(h, status);
 }

@@ -25,6 +25,35 @@ export function copyOut(buf: Buffer, n: number): Buffer {
   return out;
 }
 
+// Chunks for the raw path (raw-session.ts). Reads above SMALL are copied into recycled
+// 64 KiB slabs instead of a fresh allocation each: a bulk transfer would otherwise create and
+// drop one 64 KiB ArrayBuffer per read, whose external-memory accounting drives V8's GC. A
+// chunk goes back with releaseChunk() once its write is done (at once for a write the kernel
+// took whole, from the write's completion otherwise). At most MAX_FREE slabs wait for reuse.
+const SMALL = 4096;
+const MAX_FREE = 64;
+const free: ArrayBuffer[] = [];
+const slabs = new WeakSet<ArrayBuffer>();
+
+/** The first `n` bytes of the shared read buffer, copied into a chunk that releaseChunk() recycles. */
+export function takeChunk(n: number): Buffer {
+  if (n <= SMALL) return copyOut(shared, n);
+  let ab = free.pop();
+  if (ab === undefined) {
+    ab = new ArrayBuffer(READ_BUFFER_BYTES);
+    slabs.add(ab);
+  }
+  const out = Buffer.from(ab, 0, n);
+  shared.copy(out, 0, 0, n);
+  return out;
+}
+
+/** `chunk` (from takeChunk) is no longer referenced by any write. */
+export function releaseChunk(chunk: Buffer): void {
+  const ab = chunk.buffer;
+  if (free.length < MAX_FREE && ab instanceof ArrayBuffer && slabs.has(ab)) free.push(ab);
+}
+
 // Accepted sockets: Node 20 offers `onread` only to sockets it connects (net.connect), not to
 // the ones a server accepts. The same machinery exists on every net.Socket behind three
 // internal symbols; when they are found (checked once, on a throwaway socket built with

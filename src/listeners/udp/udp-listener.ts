@@ -14,7 +14,7 @@ import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { DrainWait } from '../drain-wait.js';
 import { UdpSession } from './udp-session.js';
 import { rawUdp, type UdpHandle } from './raw-udp.js';
-import { errname } from '../tcp/raw-handles.js';
+import { errname } from '../errno.js';
 
 /**
  * Socket buffers: the kernel doubles the request (2 MiB here), room for a burst of a few

@@ -14,7 +14,7 @@ import { formatHostPort } from '../admission.js';
 import { encodeProxyV2 } from '../proxy-protocol.js';
 import type { UdpListener } from './udp-listener.js';
 import { rawUdp, type UdpHandle } from './raw-udp.js';
-import { errname } from '../tcp/raw-handles.js';
+import { errname } from '../errno.js';
 
 /** Datagrams held while the upstream socket connects; more are dropped (and counted). */
 const MAX_PENDING = 64;
