@@ -23,3 +23,40 @@ export interface AccessFields {
 export function logAccess(log: Logger, fields: AccessFields): void {
   log.info(fields, 'session ended');
 }
+
+/** What every session (TCP either path, UDP) knows at its end. */
+export interface SessionRecord {
+  readonly clientIp: string;
+  readonly clientPort: number;
+  readonly backend: { readonly key: string } | null;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/**
+ * The access line of a finished session: built only when info is enabled, so a balancer
+ * run at warn pays nothing per session for it. `extra` carries UDP's packet counts.
+ */
+export function logSessionEnd(
+  log: Logger,
+  s: SessionRecord,
+  backendLocal: string | null,
+  startMs: number,
+  end: EndReason,
+  detail: string | undefined,
+  extra?: { packets_in: number; packets_out: number },
+): void {
+  if (!log.isLevelEnabled('info')) return;
+  const ip = s.clientIp;
+  logAccess(log, {
+    client: ip.indexOf(':') >= 0 ? `[${ip}]:${s.clientPort}` : `${ip}:${s.clientPort}`,
+    backend: s.backend === null ? null : s.backend.key,
+    backend_local: backendLocal,
+    bytes_in: s.bytesIn,
+    bytes_out: s.bytesOut,
+    ...extra,
+    duration_ms: Math.round(performance.now() - startMs),
+    end,
+    ...(detail === undefined ? {} : { detail }),
+  });
+}

@@ -15,7 +15,7 @@ import { lookup } from 'node:dns';
 import type { Backend } from '../../pool/backend.js';
 import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
-import { logAccess } from '../../log/access.js';
+import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
 import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
 import { readBuffer, takeChunk, releaseChunk } from './read-buffer.js';
@@ -392,16 +392,7 @@ export class RawTcpSession {
     }
     if (this.connected) this.pool.release(this.backend!, this);
     this.listener.sessionEnded(this);
-    if (this.listener.log.isLevelEnabled('info')) logAccess(this.listener.log, {
-      client: formatHostPort(this.clientIp, this.clientPort),
-      backend: this.backend === null ? null : this.backend.key,
-      backend_local: this.backendLocal,
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
-      duration_ms: Math.round(performance.now() - this.startMs),
-      end: this.reason,
-      ...(this.detail === undefined ? {} : { detail: this.detail }),
-    });
+    logSessionEnd(this.listener.log, this, this.backendLocal, this.startMs, this.reason!, this.detail);
   }
 }
 

@@ -9,7 +9,7 @@ import dgram, { type Socket as DgramSocket } from 'node:dgram';
 import type { Backend } from '../../pool/backend.js';
 import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
-import { logAccess } from '../../log/access.js';
+import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
 import { encodeProxyV2 } from '../proxy-protocol.js';
 import type { UdpListener } from './udp-listener.js';
@@ -152,17 +152,6 @@ export class UdpSession {
     }
     this.pool.release(this.backend, this);
     this.listener.sessionEnded(this);
-    if (this.listener.log.isLevelEnabled('info')) logAccess(this.listener.log, {
-      client: formatHostPort(this.clientIp, this.clientPort),
-      backend: this.backend.key,
-      backend_local: this.backendLocal,
-      bytes_in: this.bytesIn,
-      bytes_out: this.bytesOut,
-      packets_in: this.packetsIn,
-      packets_out: this.packetsOut,
-      duration_ms: Math.round(performance.now() - this.startMs),
-      end: reason,
-      ...(detail === undefined ? {} : { detail }),
-    });
+    logSessionEnd(this.listener.log, this, this.backendLocal, this.startMs, reason, detail, { packets_in: this.packetsIn, packets_out: this.packetsOut });
   }
 }
