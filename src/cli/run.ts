@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { formatProblem } from '../config/validate.js';
 import { createLogger, flushLogs } from '../log/logger.js';
 import { Runtime } from '../runtime/runtime.js';
-import { installSignals, exit } from '../runtime/signals.js';
+import { installSignals, exit, type Stoppable } from '../runtime/signals.js';
 import { BindError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { Supervisor, resolveWorkers } from '../runtime/workers/supervisor.js';
@@ -32,24 +32,33 @@ export async function runCommand(opts: { config: string; pretty: boolean }): Pro
   const log = createLogger(config.global.logLevel, { pretty: opts.pretty, shared: workers > 1 });
   for (const w of loaded.warnings) log.warn({ problem: formatProblem(w) }, 'config warning');
   exitOnBug(log);
-  if (workers > 1) return supervise(new Supervisor({ config, text: read.text, file: opts.config, count: workers, version: VERSION, log }), log, opts.config);
-
+  // One process, or a supervisor that forks the workers and owns health, admin and signals.
+  if (workers > 1) {
+    const sup = new Supervisor({ config, text: read.text, file: opts.config, count: workers, version: VERSION, log });
+    return serve(sup, sup.runtime, log, opts.config);
+  }
   const runtime = new Runtime(config, log, { configFile: opts.config, version: VERSION });
-  installSignals(runtime, log, {
+  return serve(runtime, runtime, log, opts.config);
+}
+
+/** Signals, start, the 'started' line; then run until a stop signal ends the process. */
+async function serve(target: Stoppable & { start(): Promise<void> }, runtime: Runtime, log: Logger, file: string): Promise<number> {
+  installSignals(target, log, {
     reload: async () => {
-      log.info({ file: opts.config }, 'reload requested');
+      log.info({ file }, 'reload requested');
       await runtime.reload();
     },
   });
   try {
-    await runtime.start();
+    await target.start();
   } catch (err) {
     if (err instanceof BindError) log.fatal({ code: err.code, bind: err.bind, errno: err.errno }, err.message);
     else log.fatal({ err }, 'cannot start');
     await flushLogs();
     return 1;
   }
-  log.info({ file: opts.config, listeners: config.listeners.length, pools: config.pools.length }, 'started');
+  const c = runtime.config;
+  log.info({ file, listeners: c.listeners.length, pools: c.pools.length, ...(runtime.workers > 1 ? { workers: runtime.workers } : {}) }, 'started');
   // Keep running: the signal handlers end the process.
   return await new Promise<number>(() => {});
 }
@@ -63,25 +72,4 @@ function exitOnBug(log: Logger): void {
     log.fatal({ err }, 'unhandled rejection: this is a bug');
     void exit(log, 1);
   });
-}
-
-/** `workers` > 1: the supervisor forks the workers and owns health, admin and signals. */
-async function supervise(sup: Supervisor, log: Logger, file: string): Promise<number> {
-  installSignals(sup, log, {
-    reload: async () => {
-      log.info({ file }, 'reload requested');
-      await sup.runtime.reload();
-    },
-  });
-  try {
-    await sup.start();
-  } catch (err) {
-    if (err instanceof BindError) log.fatal({ code: err.code, bind: err.bind, errno: err.errno }, err.message);
-    else log.fatal({ err }, 'cannot start');
-    await flushLogs();
-    return 1;
-  }
-  const c = sup.runtime.config;
-  log.info({ file, listeners: c.listeners.length, pools: c.pools.length, workers: sup.runtime.workers }, 'started');
-  return await new Promise<number>(() => {});
 }
