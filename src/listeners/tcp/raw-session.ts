@@ -36,7 +36,8 @@ function isPeerGone(code: string): boolean {
 export class RawTcpSession {
   readonly clientIp: string;
   readonly clientPort: number;
-  private readonly clientFamily: string;
+  /** The client's address as accepted (IPv4-mapped form kept), for the PROXY header. */
+  private readonly peerAddress: string;
   private readonly client: Linked;
   private upstream: Linked | null = null;
   backend: Backend | null = null;
@@ -72,7 +73,7 @@ export class RawTcpSession {
   private readonly pool: Pool;
   private readonly R: RawTcp;
 
-  constructor(R: RawTcp, listener: TcpListener, client: TcpHandle, ip: string, port: number, family: string) {
+  constructor(R: RawTcp, listener: TcpListener, client: TcpHandle, ip: string, port: number, peerAddress: string) {
     this.R = R;
     this.listener = listener;
     this.pool = listener.pool;
@@ -80,7 +81,7 @@ export class RawTcpSession {
     this.client[kSession] = this;
     this.clientIp = ip;
     this.clientPort = port;
-    this.clientFamily = family;
+    this.peerAddress = peerAddress;
     this.startMs = performance.now();
   }
 
@@ -218,7 +219,7 @@ export class RawTcpSession {
   private proxyHeader(version: 'v1' | 'v2'): Buffer {
     const local: Record<string, unknown> = {};
     this.client.getsockname(local);
-    const src = { ip: this.clientFamily === 'IPv6' && !this.clientIp.includes(':') ? `::ffff:${this.clientIp}` : this.clientIp, port: this.clientPort };
+    const src = { ip: this.peerAddress, port: this.clientPort };
     const dst = { ip: String(local['address'] ?? ''), port: Number(local['port'] ?? 0) };
     return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
   }

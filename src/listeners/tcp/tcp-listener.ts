@@ -14,6 +14,7 @@ import { logAccess } from '../../log/access.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { listenOn } from '../bind.js';
 import { DrainWait } from '../drain-wait.js';
+import { sweepEvery } from '../sweep.js';
 import { TcpSession } from './tcp-session.js';
 import { RawTcpSession, initRawSessions } from './raw-session.js';
 import { raw, serverHandle, errname, type TcpHandle } from './raw-handles.js';
@@ -22,10 +23,6 @@ if (raw !== null) initRawSessions(raw);
 
 type Session = TcpSession | RawTcpSession;
 
-/** A sweep looks every tenth of its timeout (10 ms to 1 s): a timeout is late by at most that. */
-function sweepEvery(timeoutMs: number): number {
-  return Math.min(1000, Math.max(10, Math.floor(timeoutMs / 10)));
-}
 
 export class TcpListener {
   readonly name: string;
@@ -215,7 +212,7 @@ export class TcpListener {
       return;
     }
     handle.setNoDelay(true);
-    const session = new RawTcpSession(raw!, this, handle, ip, port, family);
+    const session = new RawTcpSession(raw!, this, handle, ip, port, rawIp);
     this.sessions.add(session);
     this.connecting.add(session);
     this.sessionsTotal++;

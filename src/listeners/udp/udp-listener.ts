@@ -12,6 +12,7 @@ import type { EndReason } from '../../log/end-reason.js';
 import { BindError } from '../../errors.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { DrainWait } from '../drain-wait.js';
+import { sweepEvery } from '../sweep.js';
 import { UdpSession } from './udp-session.js';
 import { rawUdp, type UdpHandle } from './raw-udp.js';
 import { errname } from '../errno.js';
@@ -232,7 +233,7 @@ export class UdpListener {
     const timeout = this.config.sessionTimeoutMs;
     // Expiry is late by at most two tenths of the timeout (one sweep to see the last
     // datagram, one to find the session quiet; a tenth is 10 ms .. 1 s), never early.
-    const every = Math.min(1000, Math.max(10, Math.floor(timeout / 10)));
+    const every = sweepEvery(timeout);
     this.sweepTimer = setInterval(() => {
       const now = performance.now();
       const cutoff = now - timeout;
