@@ -15,6 +15,7 @@ import { DrainWait } from '../drain-wait.js';
 import { sweepEvery } from '../sweep.js';
 import { UdpSession } from './udp-session.js';
 import { rawUdp, type UdpHandle } from './raw-udp.js';
+import { batchUdp, errnoError, META_FAMILY, META_LEN, META_PORT, type BatchOwner } from './batch-udp.js';
 import { errname } from '../errno.js';
 
 /**
@@ -32,7 +33,7 @@ export interface UdpDrops {
   closing: number;
 }
 
-export class UdpListener {
+export class UdpListener implements BatchOwner {
   readonly name: string;
   readonly protocol = 'udp' as const;
   config: ListenerConfig;
@@ -40,7 +41,11 @@ export class UdpListener {
   readonly log: Logger;
   private acl: Acl;
   private readonly budget: ConnectionBudget;
-  private readonly socket: DgramSocket;
+  /** The dgram socket, or null on the batched path (batch-udp.ts), which owns its own. */
+  private readonly socket: DgramSocket | null;
+  /** The listener's socket in the batch addon, or -1 (not bound, or not the batched path). */
+  batchId = -1;
+  private bound: { address: string; port: number } | null = null;
   readonly sessions = new Map<string, UdpSession>();
   /**
    * The latest session of each client port. Most datagrams find their session here with a
@@ -73,6 +78,10 @@ export class UdpListener {
     // An all-interfaces bind is dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d.
     const type = host === '' || family === 6 ? 'udp6' : 'udp4';
     this.six = type === 'udp6';
+    if (batchUdp !== null) {
+      this.socket = null;
+      return;
+    }
     this.socket = dgram.createSocket({
       type,
       ipv6Only: false,
@@ -89,25 +98,38 @@ export class UdpListener {
 
   async listen(): Promise<void> {
     const { host, port } = this.config.bind;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => reject(new BindError(this.name, this.config.bind.text, err));
-      this.socket.once('error', onError);
-      this.socket.bind({ port, address: host === '' ? undefined : host }, () => {
-        this.socket.off('error', onError);
-        resolve();
+    const socket = this.socket;
+    if (socket === null) {
+      try {
+        this.batchId = batchUdp!.open(this, this.six ? 6 : 4, host, port, false, SOCKET_BUFFER_BYTES);
+        batchUdp!.start(this.batchId);
+      } catch (err) {
+        if (this.batchId >= 0) batchUdp!.close(this.batchId);
+        this.batchId = -1;
+        throw new BindError(this.name, this.config.bind.text, err as NodeJS.ErrnoException);
+      }
+      this.bound = batchUdp!.local(this.batchId);
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: NodeJS.ErrnoException): void => reject(new BindError(this.name, this.config.bind.text, err));
+        socket.once('error', onError);
+        socket.bind({ port, address: host === '' ? undefined : host }, () => {
+          socket.off('error', onError);
+          resolve();
+        });
       });
-    });
+      this.bound = socket.address();
+      this.handle = rawUdp?.handleOf(socket) ?? null;
+      if (this.handle !== null) this.handle.onmessage = this.onRawMessage;
+    }
     this.socketOpen = true;
-    this.handle = rawUdp?.handleOf(this.socket) ?? null;
-    if (this.handle !== null) this.handle.onmessage = this.onRawMessage;
     this.startSweep();
     this.log.info({ bind: this.boundAddress(), protocol: 'udp', pool: this.pool.name }, 'listening');
   }
 
   boundAddress(): string {
-    if (!this.socketOpen) return this.config.bind.text;
-    const a = this.socket.address();
-    return formatHostPort(a.address, a.port);
+    if (!this.socketOpen || this.bound === null) return this.config.bind.text;
+    return formatHostPort(this.bound.address, this.bound.port);
   }
 
   /**
@@ -116,13 +138,17 @@ export class UdpListener {
    * wildcard (0.0.0.0 or ::).
    */
   localEndpoint(): { ip: string; port: number } {
-    if (!this.socketOpen) return { ip: '0.0.0.0', port: 0 };
-    const a = this.socket.address();
-    return { ip: a.address, port: a.port };
+    if (!this.socketOpen || this.bound === null) return { ip: '0.0.0.0', port: 0 };
+    return { ip: this.bound.address, port: this.bound.port };
   }
 
   get port(): number {
-    return this.socketOpen ? this.socket.address().port : 0;
+    return this.socketOpen && this.bound !== null ? this.bound.port : 0;
+  }
+
+  /** True while the socket is open (sessions send replies through it). */
+  get open(): boolean {
+    return this.socketOpen;
   }
 
   reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
@@ -145,7 +171,13 @@ export class UdpListener {
     this.stopSweep();
     if (this.socketOpen) {
       this.socketOpen = false;
-      await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+      const socket = this.socket;
+      if (socket === null) {
+        batchUdp!.close(this.batchId);
+        this.batchId = -1;
+      } else {
+        await new Promise<void>((resolve) => socket.close(() => resolve()));
+      }
     }
   }
 
@@ -154,7 +186,7 @@ export class UdpListener {
     if (!this.socketOpen) return;
     this.datagramsOut++;
     if (this.handle !== null) rawUdp!.send(this.handle, this.six, [msg], port, address);
-    else this.socket.send(msg, port, address);
+    else this.socket?.send(msg, port, address);
   }
 
   /** Called by a session exactly once, when it ends. */
@@ -190,41 +222,98 @@ export class UdpListener {
       }
       existing.close('backend_closed', 'backend_down');
     }
-    this.openSession(key ?? rinfo.address + ' ' + rinfo.port, msg, rinfo, performance.now());
+    const s = this.openSession(key ?? rinfo.address + ' ' + rinfo.port, rinfo.address, rinfo.family, rinfo.port, -1);
+    s?.send(msg);
   };
 
-  private openSession(key: string, msg: Buffer, rinfo: RemoteInfo, now: number): void {
-    if (this.closing) {
-      this.drops.closing++;
+  /**
+   * The batched path (batch-udp.ts): datagrams in arena slots 0..count-1. The same steps as
+   * onMessage, with the source compared as numbers from the slot's metadata; the address text
+   * is built only when the port lookup misses.
+   */
+  onBatch(count: number): void {
+    if (count < 0) {
+      this.onSocketError(errnoError('recvmmsg', count));
       return;
     }
-    if (!this.acl.permits(rinfo.address, rinfo.family)) {
+    const batch = batchUdp!;
+    const meta = batch.meta;
+    const words = batch.metaWords;
+    this.datagramsIn += count;
+    for (let i = 0; i < count; i++) {
+      const o = i * words;
+      const port = meta[o + META_PORT]!;
+      let existing = this.byPort.get(port);
+      let address: string | null = null;
+      let key: string | null = null;
+      if (existing === undefined || !existing.sameSource(meta, o)) {
+        address = batch.slotAddress(i);
+        key = address + ' ' + port;
+        existing = this.sessions.get(key);
+        if (existing !== undefined) this.byPort.set(port, existing);
+      }
+      if (existing !== undefined) {
+        if (existing.backend.state !== 'down') {
+          existing.sendSlot(i, meta[o + META_LEN]!);
+          continue;
+        }
+        existing.close('backend_closed', 'backend_down');
+      }
+      address ??= batch.slotAddress(i);
+      const family = meta[o + META_FAMILY] === 4 ? 'IPv4' : 'IPv6';
+      this.openSession(key ?? address + ' ' + port, address, family, port, i)?.sendSlot(i, meta[o + META_LEN]!);
+    }
+  }
+
+  /** Admission, pick and a new session; null (and the datagram counted as dropped) when refused. */
+  private openSession(key: string, address: string, family: string, port: number, slot: number): UdpSession | null {
+    if (this.closing) {
+      this.drops.closing++;
+      return null;
+    }
+    if (!this.acl.permits(address, family)) {
       this.drops.denied++;
-      this.debugDrop(rinfo, 'acl');
-      return;
+      this.debugDrop(address, port, 'acl');
+      return null;
     }
     if (this.sessions.size >= this.config.maxConnections || !this.budget.tryAcquire()) {
       this.drops.limit++;
-      this.debugDrop(rinfo, 'max_connections');
-      return;
+      this.debugDrop(address, port, 'max_connections');
+      return null;
     }
-    const clientIp = normaliseIp(rinfo.address);
-    const backend = this.pool.pick({ clientIp, clientPort: rinfo.port }, null);
+    const clientIp = normaliseIp(address);
+    const backend = this.pool.pick({ clientIp, clientPort: port }, null);
     if (backend === undefined) {
       this.budget.release();
       this.drops.noBackend++;
-      this.debugDrop(rinfo, 'no_backend');
-      return;
+      this.debugDrop(address, port, 'no_backend');
+      return null;
     }
-    const s = new UdpSession(this, key, rinfo.address, clientIp, rinfo.port, backend, now);
+    let s: UdpSession;
+    try {
+      s = new UdpSession(this, key, address, clientIp, port, backend, performance.now(), slot);
+    } catch (err) {
+      // No socket for the session (EMFILE, ENOBUFS...): the datagram is dropped, said once a second.
+      this.budget.release();
+      this.drops.limit++;
+      const now = performance.now();
+      if (now - this.lastSocketWarnMs >= 1000) {
+        this.lastSocketWarnMs = now;
+        const e = err as NodeJS.ErrnoException;
+        this.log.warn({ backend: backend.key, code: e.code ?? e.message }, 'udp session refused: no upstream socket');
+      }
+      return null;
+    }
     this.sessions.set(key, s);
-    this.byPort.set(rinfo.port, s);
+    this.byPort.set(port, s);
     this.sessionsTotal++;
-    s.send(msg);
+    return s;
   }
 
-  private debugDrop(rinfo: RemoteInfo, why: string): void {
-    if (this.log.isLevelEnabled('debug')) this.log.debug({ client: formatHostPort(normaliseIp(rinfo.address), rinfo.port), why }, 'datagram dropped');
+  private lastSocketWarnMs = -Infinity;
+
+  private debugDrop(address: string, port: number, why: string): void {
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ client: formatHostPort(normaliseIp(address), port), why }, 'datagram dropped');
   }
 
   /** One timer per listener: expire sessions idle for session_timeout. O(sessions) per tick. */

@@ -1,0 +1,652 @@
+// Batched UDP for lb's datagram path: recvmmsg/sendmmsg on sockets polled by the Node event
+// loop (uv_poll_t), so one trip into JavaScript carries up to BATCH datagrams and one system
+// call sends every datagram queued for a socket during that trip.
+//
+// Why: Node 20's dgram (udp_wrap) does one recvmsg, one 64 KiB allocation, one Buffer, one
+// rinfo object and one JavaScript call per datagram, and one send request object per send.
+// That per-datagram cost, not lb's JavaScript, capped lb's UDP relay (see docs/benchmarks.md).
+//
+// Model: JavaScript owns an arena (BATCH slots of SLOT bytes) and a metadata Int32Array, and
+// hands both over once (init). For each readable socket the poll callback receives into the
+// arena, writes per slot {length, port, family, 4 address words, flags}, and calls the one
+// JavaScript callback with (socket id, count). The callback queues sends that name arena
+// slots (send / sendTo); they are flushed with sendmmsg when it returns, before the arena is
+// reused. Sends outside a batch (sendBuffer) go out at once with sendmsg. A failed send is a
+// dropped datagram (UDP gives no delivery promise): counted, and ECONNREFUSED (ICMP port
+// unreachable from a connected peer) is reported to JavaScript as a negative count.
+//
+// Everything runs on the event loop thread; no locks, no threads.
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace {
+
+constexpr int kBatch = 32;
+constexpr size_t kSlot = 65536;
+constexpr int kMetaWords = 8;  // len, port, family, a0, a1, a2, a3, flags
+// Batches per readable event before the loop serves other sockets: one, as libuv does for
+// dgram (32 datagrams per wake). More (8) let a burst of 1,000 datagrams from one socket
+// overrun the receive buffers of the backends it fans out to before they could read.
+constexpr int kRoundsPerWake = 1;
+constexpr int kFlagTruncated = 1;
+
+struct Sock {
+  uv_poll_t poll;
+  int fd = -1;
+  int id = -1;
+  bool connected = false;
+  std::vector<uint8_t> prefix;  // PROXY v2 header sent in front of every datagram
+};
+
+struct Pending {
+  Sock* sock;
+  int slot;
+  int len;
+  int peer;  // -1: connected send
+};
+
+struct State {
+  napi_env env = nullptr;
+  napi_ref callback = nullptr;
+  napi_ref arenaRef = nullptr;
+  napi_ref metaRef = nullptr;
+  napi_async_context actx = nullptr;
+  uint8_t* arena = nullptr;
+  int32_t* meta = nullptr;
+  bool inBatch = false;
+  mmsghdr rmsgs[kBatch];
+  iovec riov[kBatch];
+  sockaddr_storage raddr[kBatch];
+  std::vector<Pending> queue;
+  std::vector<Sock*> socks;
+  std::vector<int> freeSocks;
+  std::vector<sockaddr_storage> peers;
+  std::vector<socklen_t> peerLens;
+  std::vector<int> freePeers;
+  std::vector<int> refused;  // socket ids whose send saw ECONNREFUSED in the last flush
+  double sendDrops = 0;
+  double truncated = 0;
+};
+
+State g;
+
+napi_value Undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+void ThrowErrno(napi_env env, int err, const char* syscall) {
+  const char* code = uv_err_name(-err);
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s %s", syscall, code);
+  napi_value e, c, m, s;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, c, m, &e);
+  napi_set_named_property(env, e, "code", c);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, e, "syscall", s);
+  napi_value n;
+  napi_create_int32(env, -err, &n);
+  napi_set_named_property(env, e, "errno", n);
+  napi_throw(env, e);
+}
+
+bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < want) {
+    napi_throw_type_error(env, nullptr, "too few arguments");
+    return false;
+  }
+  return true;
+}
+
+int32_t Int(napi_env env, napi_value v) {
+  int32_t out = 0;
+  napi_get_value_int32(env, v, &out);
+  return out;
+}
+
+Sock* SockOf(napi_env env, napi_value v) {
+  int32_t id = Int(env, v);
+  if (id < 0 || static_cast<size_t>(id) >= g.socks.size() || g.socks[id] == nullptr) {
+    napi_throw_range_error(env, nullptr, "no such socket");
+    return nullptr;
+  }
+  return g.socks[id];
+}
+
+// "1.2.3.4" / "::1" + port → sockaddr. family 6 with an IPv4 literal gives ::ffff:a.b.c.d.
+bool ParseAddr(const char* host, int port, int family, sockaddr_storage* out, socklen_t* len) {
+  memset(out, 0, sizeof *out);
+  if (family == 4) {
+    auto* a = reinterpret_cast<sockaddr_in*>(out);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    if (host[0] != 0 && inet_pton(AF_INET, host, &a->sin_addr) != 1) return false;
+    *len = sizeof(sockaddr_in);
+    return true;
+  }
+  auto* a = reinterpret_cast<sockaddr_in6*>(out);
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons(port);
+  if (host[0] != 0 && inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+    in_addr v4;
+    if (inet_pton(AF_INET, host, &v4) != 1) return false;
+    a->sin6_addr.s6_addr[10] = 0xff;
+    a->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&a->sin6_addr.s6_addr[12], &v4, 4);
+  }
+  *len = sizeof(sockaddr_in6);
+  return true;
+}
+
+void FillMeta(int i, const sockaddr_storage& sa, int len, int flags) {
+  int32_t* m = g.meta + i * kMetaWords;
+  m[0] = len;
+  m[7] = flags;
+  if (sa.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
+    m[1] = ntohs(a->sin_port);
+    m[2] = 4;
+    memcpy(&m[3], &a->sin_addr, 4);
+    m[4] = m[5] = m[6] = 0;
+  } else {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
+    m[1] = ntohs(a->sin6_port);
+    m[2] = 6;
+    memcpy(&m[3], &a->sin6_addr, 16);
+  }
+}
+
+void Flush() {
+  size_t n = g.queue.size();
+  if (n == 0) return;
+  mmsghdr msgs[kBatch];
+  iovec iov[kBatch * 2];
+  size_t i = 0;
+  while (i < n) {
+    Sock* s = g.queue[i].sock;
+    int count = 0;
+    while (i + count < n && count < kBatch && g.queue[i + count].sock == s) {
+      const Pending& p = g.queue[i + count];
+      mmsghdr& m = msgs[count];
+      memset(&m, 0, sizeof m);
+      int k = 0;
+      if (!s->prefix.empty()) {
+        iov[count * 2].iov_base = s->prefix.data();
+        iov[count * 2].iov_len = s->prefix.size();
+        k = 1;
+      }
+      iov[count * 2 + k].iov_base = g.arena + static_cast<size_t>(p.slot) * kSlot;
+      iov[count * 2 + k].iov_len = p.len;
+      m.msg_hdr.msg_iov = &iov[count * 2];
+      m.msg_hdr.msg_iovlen = k + 1;
+      if (p.peer >= 0) {
+        m.msg_hdr.msg_name = &g.peers[p.peer];
+        m.msg_hdr.msg_namelen = g.peerLens[p.peer];
+      }
+      count++;
+    }
+    int done = 0;
+    while (done < count) {
+      int r = sendmmsg(s->fd, msgs + done, count - done, MSG_DONTWAIT);
+      if (r > 0) {
+        done += r;
+        continue;
+      }
+      if (r < 0 && errno == EINTR) continue;
+      // The first unsent datagram failed: drop it and go on with the next one, except for a
+      // full send buffer, which would refuse the rest as well.
+      int err = r < 0 ? errno : EIO;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        g.sendDrops += count - done;
+        break;
+      }
+      g.sendDrops += 1;
+      if (err == ECONNREFUSED && s->connected) g.refused.push_back(s->id);
+      done += 1;
+    }
+    i += count;
+  }
+  g.queue.clear();
+}
+
+// Calls the JavaScript callback with (id, count); an exception becomes an uncaught exception.
+void CallJs(napi_env env, int id, int count) {
+  napi_value cb, argv[2], global, result;
+  napi_get_reference_value(env, g.callback, &cb);
+  napi_get_global(env, &global);
+  napi_create_int32(env, id, &argv[0]);
+  napi_create_int32(env, count, &argv[1]);
+  napi_status st = napi_make_callback(env, g.actx, global, cb, 2, argv, &result);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+void DeliverRefused(napi_env env) {
+  while (!g.refused.empty()) {
+    int id = g.refused.back();
+    g.refused.pop_back();
+    if (static_cast<size_t>(id) < g.socks.size() && g.socks[id] != nullptr) CallJs(env, id, -ECONNREFUSED);
+  }
+}
+
+void OnReadable(uv_poll_t* handle, int status, int events) {
+  Sock* s = static_cast<Sock*>(handle->data);
+  napi_env env = g.env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  int id = s->id;
+  if (status < 0) {
+    CallJs(env, id, status);
+  } else {
+    for (int round = 0; round < kRoundsPerWake; round++) {
+      for (int i = 0; i < kBatch; i++) {
+        g.riov[i].iov_base = g.arena + static_cast<size_t>(i) * kSlot;
+        g.riov[i].iov_len = kSlot;
+        memset(&g.rmsgs[i].msg_hdr, 0, sizeof(msghdr));
+        g.rmsgs[i].msg_hdr.msg_iov = &g.riov[i];
+        g.rmsgs[i].msg_hdr.msg_iovlen = 1;
+        g.rmsgs[i].msg_hdr.msg_name = &g.raddr[i];
+        g.rmsgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      }
+      int n = recvmmsg(s->fd, g.rmsgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) CallJs(env, id, -errno);
+        break;
+      }
+      for (int i = 0; i < n; i++) {
+        int flags = (g.rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? kFlagTruncated : 0;
+        if (flags) g.truncated++;
+        FillMeta(i, g.raddr[i], static_cast<int>(g.rmsgs[i].msg_len), flags);
+      }
+      g.inBatch = true;
+      CallJs(env, id, n);
+      g.inBatch = false;
+      Flush();
+      DeliverRefused(env);
+      // The callback may have closed this socket (its id is then free or reused).
+      if (static_cast<size_t>(id) >= g.socks.size() || g.socks[id] != s) break;
+      if (n < kBatch) break;
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+napi_value Init(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  void* data;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len < kBatch * kSlot) {
+    napi_throw_type_error(env, nullptr, "arena: a Buffer of at least BATCH * SLOT bytes");
+    return nullptr;
+  }
+  g.arena = static_cast<uint8_t*>(data);
+  napi_typedarray_type type;
+  size_t count;
+  void* mdata;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, argv[1], &type, &count, &mdata, &ab, &off) != napi_ok || type != napi_int32_array || count < kBatch * kMetaWords) {
+    napi_throw_type_error(env, nullptr, "meta: an Int32Array of at least BATCH * 8");
+    return nullptr;
+  }
+  g.meta = static_cast<int32_t*>(mdata);
+  g.env = env;
+  if (g.callback) napi_delete_reference(env, g.callback);
+  if (g.arenaRef) napi_delete_reference(env, g.arenaRef);
+  if (g.metaRef) napi_delete_reference(env, g.metaRef);
+  napi_create_reference(env, argv[2], 1, &g.callback);
+  napi_create_reference(env, argv[0], 1, &g.arenaRef);
+  napi_create_reference(env, argv[1], 1, &g.metaRef);
+  if (!g.actx) {
+    napi_value res, name;
+    napi_create_object(env, &res);
+    napi_create_string_utf8(env, "lb:udp-batch", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, res, name, &g.actx);
+  }
+  g.queue.reserve(kBatch * 2);
+  return Undefined(env);
+}
+
+// open(family 4|6, host, port, v6only, bufferBytes) → id. Binds; throws with code on failure.
+napi_value Open(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  int family = Int(env, argv[0]);
+  char host[64];
+  size_t hl;
+  napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hl);
+  int port = Int(env, argv[2]);
+  bool v6only;
+  napi_get_value_bool(env, argv[3], &v6only);
+  int bufBytes = Int(env, argv[4]);
+  sockaddr_storage sa;
+  socklen_t salen;
+  if (!ParseAddr(host, port, family, &sa, &salen)) {
+    ThrowErrno(env, EINVAL, "bind");
+    return nullptr;
+  }
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return nullptr;
+  }
+  if (family == 6) {
+    int v = v6only ? 1 : 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v);
+  }
+  if (bufBytes > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof bufBytes);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof bufBytes);
+  }
+  if (port != 0 || host[0] != 0) {
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), salen) < 0) {
+      int err = errno;
+      close(fd);
+      ThrowErrno(env, err, "bind");
+      return nullptr;
+    }
+  }
+  Sock* s = new Sock();
+  s->fd = fd;
+  int id;
+  if (!g.freeSocks.empty()) {
+    id = g.freeSocks.back();
+    g.freeSocks.pop_back();
+    g.socks[id] = s;
+  } else {
+    id = static_cast<int>(g.socks.size());
+    g.socks.push_back(s);
+  }
+  s->id = id;
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(env, &loop);
+  uv_poll_init(loop, &s->poll, fd);
+  s->poll.data = s;
+  napi_value out;
+  napi_create_int32(env, id, &out);
+  return out;
+}
+
+// connect(id, host, port): a connected socket (replies filtered to the peer, ICMP errors reported).
+napi_value Connect(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  Sock* s = SockOf(env, argv[0]);
+  if (!s) return nullptr;
+  char host[64];
+  size_t hl;
+  napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hl);
+  int port = Int(env, argv[2]);
+  sockaddr_storage own;
+  socklen_t ownLen = sizeof own;
+  getsockname(s->fd, reinterpret_cast<sockaddr*>(&own), &ownLen);
+  sockaddr_storage sa;
+  socklen_t salen;
+  if (!ParseAddr(host, port, own.ss_family == AF_INET ? 4 : 6, &sa, &salen)) {
+    ThrowErrno(env, EINVAL, "connect");
+    return nullptr;
+  }
+  if (connect(s->fd, reinterpret_cast<sockaddr*>(&sa), salen) < 0) {
+    ThrowErrno(env, errno, "connect");
+    return nullptr;
+  }
+  s->connected = true;
+  return Undefined(env);
+}
+
+napi_value Start(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  Sock* s = SockOf(env, argv[0]);
+  if (!s) return nullptr;
+  int r = uv_poll_start(&s->poll, UV_READABLE, OnReadable);
+  if (r < 0) {
+    ThrowErrno(env, -r, "poll");
+    return nullptr;
+  }
+  return Undefined(env);
+}
+
+// local(id) → [address, port]
+napi_value Local(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  Sock* s = SockOf(env, argv[0]);
+  if (!s) return nullptr;
+  sockaddr_storage sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(s->fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+    ThrowErrno(env, errno, "getsockname");
+    return nullptr;
+  }
+  char text[INET6_ADDRSTRLEN] = "";
+  int port;
+  if (sa.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  }
+  napi_value out, t, p;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &t);
+  napi_create_int32(env, port, &p);
+  napi_set_element(env, out, 0, t);
+  napi_set_element(env, out, 1, p);
+  return out;
+}
+
+// slotAddress(slot) → the source address of the datagram in that slot, as text.
+napi_value SlotAddress(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int slot = Int(env, argv[0]);
+  if (slot < 0 || slot >= kBatch) {
+    napi_throw_range_error(env, nullptr, "slot");
+    return nullptr;
+  }
+  char text[INET6_ADDRSTRLEN] = "";
+  const sockaddr_storage& sa = g.raddr[slot];
+  if (sa.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&sa)->sin_addr, text, sizeof text);
+  else inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_addr, text, sizeof text);
+  napi_value out;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// peer(slot) → id of a stored copy of that datagram's source address (a reply destination).
+napi_value Peer(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int slot = Int(env, argv[0]);
+  if (slot < 0 || slot >= kBatch) {
+    napi_throw_range_error(env, nullptr, "slot");
+    return nullptr;
+  }
+  int id;
+  if (!g.freePeers.empty()) {
+    id = g.freePeers.back();
+    g.freePeers.pop_back();
+  } else {
+    id = static_cast<int>(g.peers.size());
+    g.peers.emplace_back();
+    g.peerLens.push_back(0);
+  }
+  g.peers[id] = g.raddr[slot];
+  g.peerLens[id] = g.raddr[slot].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  napi_value out;
+  napi_create_int32(env, id, &out);
+  return out;
+}
+
+napi_value FreePeer(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int id = Int(env, argv[0]);
+  // A queued reply may still name this peer: send it before the address can be reused.
+  if (!g.queue.empty()) Flush();
+  if (id >= 0 && static_cast<size_t>(id) < g.peers.size()) g.freePeers.push_back(id);
+  return Undefined(env);
+}
+
+// send(id, slot, peer): queue the datagram in `slot` on socket `id`, to `peer` (-1: connected).
+// Only inside the batch callback: the arena slot is reused by the next receive.
+napi_value Send(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  Sock* s = SockOf(env, argv[0]);
+  if (!s) return nullptr;
+  int slot = Int(env, argv[1]);
+  int peer = Int(env, argv[2]);
+  if (!g.inBatch || slot < 0 || slot >= kBatch || peer >= static_cast<int>(g.peers.size())) {
+    napi_throw_range_error(env, nullptr, "send: slot outside a batch");
+    return nullptr;
+  }
+  if (g.queue.size() >= static_cast<size_t>(kBatch) * 4) Flush();
+  g.queue.push_back(Pending{s, slot, g.meta[slot * kMetaWords], peer});
+  return Undefined(env);
+}
+
+// sendBuffer(id, buffer, peer) → 0 or -errno: one datagram from a Buffer, sent at once.
+napi_value SendBuffer(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  Sock* s = SockOf(env, argv[0]);
+  if (!s) return nullptr;
+  void* data;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "sendBuffer: a Buffer");
+    return nullptr;
+  }
+  int peer = Int(env, argv[2]);
+  iovec iov[2];
+  int k = 0;
+  if (!s->prefix.empty()) {
+    iov[0].iov_base = s->prefix.data();
+    iov[0].iov_len = s->prefix.size();
+    k = 1;
+  }
+  iov[k].iov_base = data;
+  iov[k].iov_len = len;
+  msghdr m;
+  memset(&m, 0, sizeof m);
+  m.msg_iov = iov;
+  m.msg_iovlen = k + 1;
+  if (peer >= 0 && static_cast<size_t>(peer) < g.peers.size()) {
+    m.msg_name = &g.peers[peer];
+    m.msg_namelen = g.peerLens[peer];
+  }
+  ssize_t r;
+  do r = sendmsg(s->fd, &m, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
+  napi_value out;
+  napi_create_int32(env, r < 0 ? -errno : 0, &out);
+  if (r < 0) g.sendDrops++;
+  return out;
+}
+
+// setPrefix(id, buffer | null): bytes sent in front of every datagram on this socket.
+napi_value SetPrefix(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  Sock* s = SockOf(env, argv[0]);
+  if (!s) return nullptr;
+  bool isBuf = false;
+  napi_is_buffer(env, argv[1], &isBuf);
+  s->prefix.clear();
+  if (isBuf) {
+    void* data;
+    size_t len;
+    napi_get_buffer_info(env, argv[1], &data, &len);
+    s->prefix.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + len);
+  }
+  return Undefined(env);
+}
+
+void OnClosed(uv_handle_t* h) {
+  Sock* s = static_cast<Sock*>(h->data);
+  close(s->fd);
+  delete s;
+}
+
+napi_value Close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  int32_t id = Int(env, argv[0]);
+  if (id < 0 || static_cast<size_t>(id) >= g.socks.size() || g.socks[id] == nullptr) return Undefined(env);
+  Sock* s = g.socks[id];
+  // Queued sends on this socket go out first: they were accepted before the close.
+  if (!g.queue.empty()) Flush();
+  g.socks[id] = nullptr;
+  g.freeSocks.push_back(id);
+  uv_poll_stop(&s->poll);
+  uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), OnClosed);
+  return Undefined(env);
+}
+
+// stats() → [send drops, truncated receives, open sockets]
+napi_value Stats(napi_env env, napi_callback_info) {
+  size_t open = 0;
+  for (Sock* s : g.socks) open += s != nullptr;
+  napi_value out, a, b, c;
+  napi_create_array_with_length(env, 3, &out);
+  napi_create_double(env, g.sendDrops, &a);
+  napi_create_double(env, g.truncated, &b);
+  napi_create_double(env, static_cast<double>(open), &c);
+  napi_set_element(env, out, 0, a);
+  napi_set_element(env, out, 1, b);
+  napi_set_element(env, out, 2, c);
+  return out;
+}
+
+napi_value ModuleInit(napi_env env, napi_value exports) {
+  struct Fn {
+    const char* name;
+    napi_callback cb;
+  } fns[] = {
+      {"init", Init}, {"open", Open}, {"connect", Connect}, {"start", Start}, {"local", Local},
+      {"slotAddress", SlotAddress}, {"peer", Peer}, {"freePeer", FreePeer}, {"send", Send},
+      {"sendBuffer", SendBuffer}, {"setPrefix", SetPrefix}, {"close", Close}, {"stats", Stats},
+  };
+  for (const Fn& f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  napi_value v;
+  napi_create_int32(env, kBatch, &v);
+  napi_set_named_property(env, exports, "BATCH", v);
+  napi_create_int32(env, static_cast<int32_t>(kSlot), &v);
+  napi_set_named_property(env, exports, "SLOT", v);
+  napi_create_int32(env, kMetaWords, &v);
+  napi_set_named_property(env, exports, "META_WORDS", v);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, ModuleInit)
