@@ -254,7 +254,18 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   int id = s->id;
-  if (status < 0) {
+  if (status == UV_EBADF) {
+    // libuv reports a socket error (EPOLLERR) as EBADF and stops the poll. On a connected UDP
+    // socket that is an ICMP error (ECONNREFUSED): take it, say it, and poll again.
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+      uv_poll_start(&s->poll, UV_READABLE, OnReadable);
+      CallJs(env, id, -err);
+    } else {
+      CallJs(env, id, status);
+    }
+  } else if (status < 0) {
     CallJs(env, id, status);
   } else {
     for (int round = 0; round < kRoundsPerWake; round++) {
@@ -328,7 +339,8 @@ napi_value Init(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// open(family 4|6, host, port, v6only, bufferBytes) → id. Binds; throws with code on failure.
+// open(family 4|6, host, port, v6only, bufferBytes) → id. Binds host:port (port 0: the OS picks
+// one; -1: not bound); throws with code on failure.
 napi_value Open(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!GetArgs(env, info, 5, argv)) return nullptr;
@@ -359,7 +371,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof bufBytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof bufBytes);
   }
-  if (port != 0 || host[0] != 0) {
+  if (port >= 0) {  // port -1: not bound here (connect() binds an ephemeral port)
     if (bind(fd, reinterpret_cast<sockaddr*>(&sa), salen) < 0) {
       int err = errno;
       close(fd);

@@ -1,17 +1,27 @@
-// The data paths lb falls back to when a Node version lacks the bare handles it uses
-// (tcp_wrap/stream_wrap for TCP, udp_wrap for UDP): net.Socket sessions and dgram's own
-// send()/'message'. The whole TCP and UDP suites run on the bare-handle paths; this runs
-// the built program on the fallbacks, forced by LB_TCP_SOCKETS=1 and LB_UDP_DGRAM=1.
+// The data paths lb can run on, each through the built program: by default TCP sessions on
+// bare libuv handles (tcp_wrap/stream_wrap) and UDP through lb's batched addon
+// (native/udp_batch.cc, recvmmsg/sendmmsg); with LB_UDP_BATCH=0 UDP on dgram's handle
+// (udp_wrap); with LB_TCP_SOCKETS=1 and LB_UDP_DGRAM=1 the fallbacks for a Node without those
+// handles: net.Socket sessions and dgram's own send()/'message'. Each listener says in its
+// 'listening' line which path it runs on, and the test checks that it is the one asked for.
 import t from 'tap';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { echoServer, startServer, connect, collect } from '../support/backends.js';
 import { spawnLb, writeConfig } from '../support/lb-process.js';
 import { startUdpEcho, udpClient } from '../support/udp.js';
 import { randomPayload, sha256 } from '../support/random.js';
 
-const FALLBACK = { LB_TCP_SOCKETS: '1', LB_UDP_DGRAM: '1' };
+const addonBuilt = existsSync(new URL('../../build/Release/udp_batch.node', import.meta.url));
+const variants = [
+  { name: 'default', env: {}, tcp: 'handles', udp: addonBuilt ? 'batch' : 'handles' },
+  { name: 'UDP on dgram handles', env: { LB_UDP_BATCH: '0' }, tcp: 'handles', udp: 'handles' },
+  { name: 'fallback', env: { LB_TCP_SOCKETS: '1', LB_UDP_DGRAM: '1' }, tcp: 'sockets', udp: 'dgram' },
+] as const;
 
-for (const [name, env] of [['fallback', FALLBACK], ['bare handles', {}]] as const) {
+if (!addonBuilt) t.comment('build/Release/udp_batch.node is missing (npm ci prints why): the default variant runs UDP on dgram handles');
+
+for (const { name, env, tcp, udp } of variants) {
   t.test(`${name}: TCP stream, half-close, reset; UDP round trip`, async (t) => {
     const echo = await echoServer();
     // Reads until the client's FIN, then answers with the count (like nc -N).
@@ -33,6 +43,9 @@ for (const [name, env] of [['fallback', FALLBACK], ['bare handles', {}]] as cons
     ].join('\n'));
     const lb = spawnLb(t, ['run', '-c', file], env);
     const [ep, cp, up] = await Promise.all([lb.port('echo'), lb.port('count'), lb.port('game')]);
+    const paths = await Promise.all(['echo', 'game'].map((l) => lb.logs.waitFor({ msg: 'listening', listener: l })));
+    t.equal(paths[0]!.datapath, tcp, `TCP listener on ${tcp}`);
+    t.equal(paths[1]!.datapath, udp, `UDP listener on ${udp}`);
 
     const payload = randomPayload(8 * 1024 * 1024);
     const s = await connect(ep, '127.0.0.1', false);

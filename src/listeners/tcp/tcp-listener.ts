@@ -77,7 +77,8 @@ export class TcpListener {
       this.rawMode = true;
       this.startSweeps();
     }
-    this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name }, 'listening');
+    // datapath: bare libuv handles, or net.Socket sessions when this Node lacks them.
+    this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name, datapath: this.rawMode ? 'handles' : 'sockets' }, 'listening');
   }
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */

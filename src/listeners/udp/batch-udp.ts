@@ -48,7 +48,7 @@ export interface BatchUdp {
   readonly meta: Int32Array;
   readonly slotBytes: number;
   readonly metaWords: number;
-  /** A socket owned by `owner`, bound when host or port is given; throws an errno error. */
+  /** A socket owned by `owner`, bound to host:port (port -1: left unbound); throws an errno error. */
   open(owner: BatchOwner, family: 4 | 6, host: string, port: number, v6only: boolean, bufferBytes: number): number;
   connect(id: number, host: string, port: number): void;
   /** Start receiving: the owner's onBatch runs from now on. */

@@ -124,7 +124,7 @@ export class UdpListener implements BatchOwner {
     }
     this.socketOpen = true;
     this.startSweep();
-    this.log.info({ bind: this.boundAddress(), protocol: 'udp', pool: this.pool.name }, 'listening');
+    this.log.info({ bind: this.boundAddress(), protocol: 'udp', pool: this.pool.name, datapath: this.datapath }, 'listening');
   }
 
   boundAddress(): string {
@@ -140,6 +140,11 @@ export class UdpListener implements BatchOwner {
   localEndpoint(): { ip: string; port: number } {
     if (!this.socketOpen || this.bound === null) return { ip: '0.0.0.0', port: 0 };
     return { ip: this.bound.address, port: this.bound.port };
+  }
+
+  /** Which datagram path serves this listener: the batched addon, dgram's handle, or dgram. */
+  get datapath(): 'batch' | 'handles' | 'dgram' {
+    return this.socket === null ? 'batch' : this.handle !== null ? 'handles' : 'dgram';
   }
 
   get port(): number {

@@ -111,7 +111,7 @@ export class UdpSession implements BatchOwner {
   private openBatched(slot: number, six: boolean): void {
     const batch = batchUdp!;
     const a = this.backend.address;
-    const id = batch.open(this, six ? 6 : 4, '', 0, false, 0);
+    const id = batch.open(this, six ? 6 : 4, '', -1, false, 0);
     try {
       if (isIP(a.host) !== 0) this.connectBatched(id, a.host);
       else {

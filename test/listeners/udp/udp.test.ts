@@ -200,3 +200,69 @@ t.test('IPv6 listener and backend', async (t) => {
   const l = lb.runtime.listeners.get('game') as UdpListener;
   t.match([...l.sessions.values()][0]!.clientIp, '::1');
 });
+
+t.test('a burst from one client, longer than one receive batch, arrives whole and in order', async (t) => {
+  const echo = await startUdpEcho();
+  t.teardown(() => echo.close());
+  const lb = await startLb(t, udpConfig([echo.port]));
+  const c = await udpClient(lb.port('game'));
+  t.teardown(() => c.close());
+  const n = 200; // receive batches hold 32 datagrams
+  const sent = Array.from({ length: n }, (_, i) => Buffer.concat([Buffer.from(`${i}:`), randomBytes(1 + (i * 37) % 1400)]));
+  const got: Buffer[] = [];
+  const all = new Promise<void>((resolve) => c.socket.on('message', (m: Buffer) => { got.push(m); if (got.length === n) resolve(); }));
+  for (const m of sent) c.socket.send(m);
+  await all;
+  t.equal(got.length, n);
+  t.ok(got.every((m, i) => m.equals(sent[i]!)), 'every datagram intact, none merged or split, in order');
+  const l = lb.runtime.listeners.get('game') as UdpListener;
+  t.equal(l.datagramsIn, n);
+  t.equal(l.datagramsOut, n);
+  t.equal(l.bytesIn, sent.reduce((a, m) => a + m.length, 0), 'bytes counted');
+});
+
+t.test('a backend port with nothing behind it: ICMP unreachable counts as a connect failure', async (t) => {
+  // A port that was just free: bound, read, closed.
+  const gone = dgram.createSocket('udp4');
+  gone.bind(0, '127.0.0.1');
+  await once(gone, 'listening');
+  const deadPort = gone.address().port;
+  await new Promise<void>((r) => gone.close(() => r()));
+  const echo = await startUdpEcho({ id: 'e' });
+  t.teardown(() => echo.close());
+  const lb = await startLb(t, udpConfig([deadPort, echo.port], { pool: 'algorithm = "round-robin"' }));
+  const pool = lb.runtime.pools.get('g')!;
+  const dead = pool.get(`127.0.0.1:${deadPort}`)!;
+  const clients = await Promise.all([0, 1].map(() => udpClient(lb.port('game'))));
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  // Round-robin gives one client each backend; the one on the dead port gets no reply.
+  const replies = clients.map((c) => new Promise<Buffer>((r) => c.socket.once('message', r)));
+  const live = Promise.race(replies);
+  for (const c of clients) c.socket.send('hello');
+  t.equal((await live).toString(), 'e:hello', 'the live backend answers');
+  for (let i = 0; dead.connectFailures === 0; i++) {
+    // ICMP arrives after the datagram; one more datagram gives the error a second chance.
+    if (i % 100 === 0) for (const c of clients) c.socket.send('again');
+    await new Promise((r) => setImmediate(r));
+  }
+  t.ok(dead.connectFailures >= 1, `connect failures counted on the dead backend (${dead.connectFailures})`);
+  const l = lb.runtime.listeners.get('game') as UdpListener;
+  t.equal(l.sessions.size, 2, 'both sessions keep their slots');
+});
+
+t.test('an all-interfaces bind (":PORT") serves IPv4 clients, logged without the ::ffff: prefix', async (t) => {
+  const echo = await startUdpEcho();
+  t.teardown(() => echo.close());
+  const toml = udpConfig([echo.port]).replace('bind = "127.0.0.1:0"', 'bind = ":0"\nallow = ["127.0.0.0/8"]');
+  const lb = await startLb(t, toml);
+  const c = await udpClient(lb.port('game'));
+  t.teardown(() => c.close());
+  t.equal((await c.request('dual')).toString(), 'dual');
+  const l = lb.runtime.listeners.get('game') as UdpListener;
+  const s = [...l.sessions.values()][0]!;
+  t.equal(s.clientIp, '127.0.0.1', 'the IPv4-mapped source is normalised');
+  t.equal(s.clientPort, c.socket.address().port);
+  l.sessions.forEach((x) => x.close('idle_timeout'));
+  const line = await lb.logs.waitFor({ msg: 'session ended' });
+  t.equal(line.client, `127.0.0.1:${c.socket.address().port}`);
+});
