@@ -65,6 +65,7 @@ struct State {
   uint8_t* arena = nullptr;
   int32_t* meta = nullptr;
   bool inBatch = false;
+  int batchCount = 0;  // datagrams in the arena during the current batch callback
   mmsghdr rmsgs[kBatch];
   iovec riov[kBatch];
   sockaddr_storage raddr[kBatch];
@@ -73,8 +74,9 @@ struct State {
   std::vector<int> freeSocks;
   std::vector<sockaddr_storage> peers;
   std::vector<socklen_t> peerLens;
+  std::vector<bool> peerLive;
   std::vector<int> freePeers;
-  std::vector<int> refused;  // socket ids whose send saw ECONNREFUSED in the last flush
+  std::vector<Sock*> refused;  // sockets whose send saw ECONNREFUSED in the last flush
   double sendDrops = 0;
   double truncated = 0;
 };
@@ -114,14 +116,34 @@ bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* arg
   return true;
 }
 
+// An int32 argument; false (with a TypeError thrown) when it is not a number.
+bool IntArg(napi_env env, napi_value v, int32_t* out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "expected a number");
+    return false;
+  }
+  return true;
+}
+
 int32_t Int(napi_env env, napi_value v) {
-  int32_t out = 0;
+  int32_t out = -1;
   napi_get_value_int32(env, v, &out);
   return out;
 }
 
+// An IP literal argument (at most 63 bytes); false (with a TypeError thrown) otherwise.
+bool HostArg(napi_env env, napi_value v, char (&host)[64]) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, host, sizeof host, &len) != napi_ok || len >= sizeof host - 1) {
+    napi_throw_type_error(env, nullptr, "expected an IP address string");
+    return false;
+  }
+  return true;
+}
+
 Sock* SockOf(napi_env env, napi_value v) {
-  int32_t id = Int(env, v);
+  int32_t id;
+  if (!IntArg(env, v, &id)) return nullptr;
   if (id < 0 || static_cast<size_t>(id) >= g.socks.size() || g.socks[id] == nullptr) {
     napi_throw_range_error(env, nullptr, "no such socket");
     return nullptr;
@@ -217,7 +239,7 @@ void Flush() {
         break;
       }
       g.sendDrops += 1;
-      if (err == ECONNREFUSED && s->connected) g.refused.push_back(s->id);
+      if (err == ECONNREFUSED && s->connected) g.refused.push_back(s);
       done += 1;
     }
     i += count;
@@ -240,33 +262,32 @@ void CallJs(napi_env env, int id, int count) {
   }
 }
 
+// Sockets closed since their refusal was recorded are gone from g.refused (Close removes them),
+// so an id reused by a new socket never receives an old socket's error.
 void DeliverRefused(napi_env env) {
   while (!g.refused.empty()) {
-    int id = g.refused.back();
+    Sock* s = g.refused.back();
     g.refused.pop_back();
-    if (static_cast<size_t>(id) < g.socks.size() && g.socks[id] != nullptr) CallJs(env, id, -ECONNREFUSED);
+    CallJs(env, s->id, -ECONNREFUSED);
   }
 }
 
-void OnReadable(uv_poll_t* handle, int status, int events) {
+void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   Sock* s = static_cast<Sock*>(handle->data);
   napi_env env = g.env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   int id = s->id;
-  if (status == UV_EBADF) {
-    // libuv reports a socket error (EPOLLERR) as EBADF and stops the poll. On a connected UDP
-    // socket that is an ICMP error (ECONNREFUSED): take it, say it, and poll again.
+  if (status < 0) {
+    // libuv reports a socket error (EPOLLERR) as UV_EBADF and stops the poll. On a connected
+    // UDP socket that is an ICMP error (ECONNREFUSED): take it, say it, and poll again. A send
+    // earlier in this loop turn may already have taken the error (SO_ERROR reads 0 then, and
+    // that send reported it): poll again and say nothing.
     int err = 0;
     socklen_t len = sizeof err;
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
-      uv_poll_start(&s->poll, UV_READABLE, OnReadable);
-      CallJs(env, id, -err);
-    } else {
-      CallJs(env, id, status);
-    }
-  } else if (status < 0) {
-    CallJs(env, id, status);
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    uv_poll_start(&s->poll, UV_READABLE, OnReadable);
+    if (err != 0) CallJs(env, id, -err);
   } else {
     for (int round = 0; round < kRoundsPerWake; round++) {
       for (int i = 0; i < kBatch; i++) {
@@ -290,8 +311,10 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
         FillMeta(i, g.raddr[i], static_cast<int>(g.rmsgs[i].msg_len), flags);
       }
       g.inBatch = true;
+      g.batchCount = n;
       CallJs(env, id, n);
       g.inBatch = false;
+      g.batchCount = 0;
       Flush();
       DeliverRefused(env);
       // The callback may have closed this socket (its id is then free or reused).
@@ -330,8 +353,11 @@ napi_value Init(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[0], 1, &g.arenaRef);
   napi_create_reference(env, argv[1], 1, &g.metaRef);
   if (!g.actx) {
+    // The async resource is held strongly for the life of the process (Node keeps it weakly).
     napi_value res, name;
+    napi_ref keep;
     napi_create_object(env, &res);
+    napi_create_reference(env, res, 1, &keep);
     napi_create_string_utf8(env, "lb:udp-batch", NAPI_AUTO_LENGTH, &name);
     napi_async_init(env, res, name, &g.actx);
   }
@@ -344,14 +370,15 @@ napi_value Init(napi_env env, napi_callback_info info) {
 napi_value Open(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (!GetArgs(env, info, 5, argv)) return nullptr;
-  int family = Int(env, argv[0]);
+  int32_t family, port, bufBytes;
   char host[64];
-  size_t hl;
-  napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hl);
-  int port = Int(env, argv[2]);
-  bool v6only;
+  bool v6only = false;
+  if (!IntArg(env, argv[0], &family) || !HostArg(env, argv[1], host) || !IntArg(env, argv[2], &port) || !IntArg(env, argv[4], &bufBytes)) return nullptr;
   napi_get_value_bool(env, argv[3], &v6only);
-  int bufBytes = Int(env, argv[4]);
+  if ((family != 4 && family != 6) || port < -1 || port > 65535) {
+    napi_throw_range_error(env, nullptr, "open: family 4 or 6, port -1..65535");
+    return nullptr;
+  }
   sockaddr_storage sa;
   socklen_t salen;
   if (!ParseAddr(host, port, family, &sa, &salen)) {
@@ -379,8 +406,18 @@ napi_value Open(napi_env env, napi_callback_info info) {
       return nullptr;
     }
   }
+  uv_loop_t* loop;
+  napi_get_uv_event_loop(env, &loop);
   Sock* s = new Sock();
   s->fd = fd;
+  int r = uv_poll_init(loop, &s->poll, fd);
+  if (r < 0) {
+    close(fd);
+    delete s;
+    ThrowErrno(env, -r, "poll");
+    return nullptr;
+  }
+  s->poll.data = s;
   int id;
   if (!g.freeSocks.empty()) {
     id = g.freeSocks.back();
@@ -391,10 +428,6 @@ napi_value Open(napi_env env, napi_callback_info info) {
     g.socks.push_back(s);
   }
   s->id = id;
-  uv_loop_t* loop;
-  napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &s->poll, fd);
-  s->poll.data = s;
   napi_value out;
   napi_create_int32(env, id, &out);
   return out;
@@ -407,12 +440,14 @@ napi_value Connect(napi_env env, napi_callback_info info) {
   Sock* s = SockOf(env, argv[0]);
   if (!s) return nullptr;
   char host[64];
-  size_t hl;
-  napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hl);
-  int port = Int(env, argv[2]);
+  int32_t port;
+  if (!HostArg(env, argv[1], host) || !IntArg(env, argv[2], &port)) return nullptr;
   sockaddr_storage own;
   socklen_t ownLen = sizeof own;
-  getsockname(s->fd, reinterpret_cast<sockaddr*>(&own), &ownLen);
+  if (getsockname(s->fd, reinterpret_cast<sockaddr*>(&own), &ownLen) < 0) {
+    ThrowErrno(env, errno, "getsockname");
+    return nullptr;
+  }
   sockaddr_storage sa;
   socklen_t salen;
   if (!ParseAddr(host, port, own.ss_family == AF_INET ? 4 : 6, &sa, &salen)) {
@@ -495,8 +530,8 @@ napi_value Peer(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!GetArgs(env, info, 1, argv)) return nullptr;
   int slot = Int(env, argv[0]);
-  if (slot < 0 || slot >= kBatch) {
-    napi_throw_range_error(env, nullptr, "slot");
+  if (!g.inBatch || slot < 0 || slot >= g.batchCount) {
+    napi_throw_range_error(env, nullptr, "peer: not a slot of the current batch");
     return nullptr;
   }
   int id;
@@ -507,7 +542,9 @@ napi_value Peer(napi_env env, napi_callback_info info) {
     id = static_cast<int>(g.peers.size());
     g.peers.emplace_back();
     g.peerLens.push_back(0);
+    g.peerLive.push_back(false);
   }
+  g.peerLive[id] = true;
   g.peers[id] = g.raddr[slot];
   g.peerLens[id] = g.raddr[slot].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   napi_value out;
@@ -521,7 +558,10 @@ napi_value FreePeer(napi_env env, napi_callback_info info) {
   int id = Int(env, argv[0]);
   // A queued reply may still name this peer: send it before the address can be reused.
   if (!g.queue.empty()) Flush();
-  if (id >= 0 && static_cast<size_t>(id) < g.peers.size()) g.freePeers.push_back(id);
+  if (id >= 0 && static_cast<size_t>(id) < g.peers.size() && g.peerLive[id]) {
+    g.peerLive[id] = false;
+    g.freePeers.push_back(id);
+  }
   return Undefined(env);
 }
 
@@ -532,14 +572,21 @@ napi_value Send(napi_env env, napi_callback_info info) {
   if (!GetArgs(env, info, 3, argv)) return nullptr;
   Sock* s = SockOf(env, argv[0]);
   if (!s) return nullptr;
-  int slot = Int(env, argv[1]);
-  int peer = Int(env, argv[2]);
-  if (!g.inBatch || slot < 0 || slot >= kBatch || peer >= static_cast<int>(g.peers.size())) {
-    napi_throw_range_error(env, nullptr, "send: slot outside a batch");
+  int32_t slot, peer;
+  if (!IntArg(env, argv[1], &slot) || !IntArg(env, argv[2], &peer)) return nullptr;
+  if (!g.inBatch || slot < 0 || slot >= g.batchCount) {
+    napi_throw_range_error(env, nullptr, "send: not a slot of the current batch");
     return nullptr;
   }
+  if (peer < -1 || peer >= static_cast<int>(g.peers.size()) || (peer >= 0 && !g.peerLive[peer])) {
+    napi_throw_range_error(env, nullptr, "send: no such peer");
+    return nullptr;
+  }
+  // Each datagram received queues at most one send; the guard keeps the queue bounded anyway.
   if (g.queue.size() >= static_cast<size_t>(kBatch) * 4) Flush();
-  g.queue.push_back(Pending{s, slot, g.meta[slot * kMetaWords], peer});
+  // The length is the kernel's (not the JavaScript-visible metadata), capped at the slot.
+  int len = static_cast<int>(g.rmsgs[slot].msg_len < kSlot ? g.rmsgs[slot].msg_len : kSlot);
+  g.queue.push_back(Pending{s, slot, len, peer});
   return Undefined(env);
 }
 
@@ -555,7 +602,8 @@ napi_value SendBuffer(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "sendBuffer: a Buffer");
     return nullptr;
   }
-  int peer = Int(env, argv[2]);
+  int32_t peer;
+  if (!IntArg(env, argv[2], &peer)) return nullptr;
   iovec iov[2];
   int k = 0;
   if (!s->prefix.empty()) {
@@ -569,7 +617,7 @@ napi_value SendBuffer(napi_env env, napi_callback_info info) {
   memset(&m, 0, sizeof m);
   m.msg_iov = iov;
   m.msg_iovlen = k + 1;
-  if (peer >= 0 && static_cast<size_t>(peer) < g.peers.size()) {
+  if (peer >= 0 && static_cast<size_t>(peer) < g.peers.size() && g.peerLive[peer]) {
     m.msg_name = &g.peers[peer];
     m.msg_namelen = g.peerLens[peer];
   }
@@ -613,6 +661,14 @@ napi_value Close(napi_env env, napi_callback_info info) {
   Sock* s = g.socks[id];
   // Queued sends on this socket go out first: they were accepted before the close.
   if (!g.queue.empty()) Flush();
+  for (size_t i = 0; i < g.refused.size();) {
+    if (g.refused[i] == s) {
+      g.refused[i] = g.refused.back();
+      g.refused.pop_back();
+    } else {
+      i++;
+    }
+  }
   g.socks[id] = nullptr;
   g.freeSocks.push_back(id);
   uv_poll_stop(&s->poll);

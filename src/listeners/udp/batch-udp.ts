@@ -68,8 +68,8 @@ export interface BatchUdp {
   close(id: number): void;
   /** A copy of the datagram in a slot (for datagrams that must outlive the batch). */
   copySlot(slot: number): Buffer;
-  /** Datagrams dropped on send (full socket buffer, ICMP error) since start. */
-  sendDrops(): number;
+  /** Datagrams dropped on send (full socket buffer, ICMP error) since the last call. */
+  takeSendDrops(): number;
 }
 
 /** An Error shaped like Node's errno errors ({ code, syscall }) for a negative errno. */
@@ -94,6 +94,7 @@ function load(): BatchUdp | null {
     owners[id]?.onBatch(count);
   });
   const slotBytes = addon.SLOT;
+  let seenDrops = 0;
   return {
     arena,
     meta,
@@ -124,7 +125,12 @@ function load(): BatchUdp | null {
       const start = slot * slotBytes;
       return Buffer.from(arena.subarray(start, start + meta[slot * addon.META_WORDS + META_LEN]!));
     },
-    sendDrops: () => addon.stats()[0],
+    takeSendDrops() {
+      const total = addon.stats()[0];
+      const delta = total - seenDrops;
+      seenDrops = total;
+      return delta;
+    },
   };
 }
 

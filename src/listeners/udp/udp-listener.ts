@@ -26,6 +26,9 @@ import { errname } from '../errno.js';
  */
 const SOCKET_BUFFER_BYTES = 1024 * 1024;
 
+/** When the process last logged send drops of the batched path (one clock for all listeners). */
+let lastSendDropLog = -Infinity;
+
 export interface UdpDrops {
   denied: number;
   limit: number;
@@ -330,6 +333,7 @@ export class UdpListener implements BatchOwner {
     const every = sweepEvery(timeout);
     this.sweepTimer = setInterval(() => {
       const now = performance.now();
+      if (this.socket === null) this.reportSendDrops(now);
       const cutoff = now - timeout;
       for (const s of this.sessions.values()) {
         if (s.active) {
@@ -341,6 +345,19 @@ export class UdpListener implements BatchOwner {
       }
     }, every);
     this.sweepTimer.unref();
+  }
+
+  /**
+   * Batched path: datagrams the kernel refused to send (a full socket buffer under a flood,
+   * or an ICMP error) are counted by the addon for the whole process; a warning with their
+   * number is logged at most every 10 s while they occur (the first listener to sweep says it).
+   */
+  private reportSendDrops(now: number): void {
+    if (now - lastSendDropLog < 10_000) return;
+    const dropped = batchUdp!.takeSendDrops();
+    if (dropped === 0) return;
+    lastSendDropLog = now;
+    this.log.warn({ dropped }, 'udp datagrams dropped on send (socket buffer full or ICMP error)');
   }
 
   private stopSweep(): void {

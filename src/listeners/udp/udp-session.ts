@@ -19,6 +19,9 @@ import { rawUdp, type UdpHandle } from './raw-udp.js';
 import { batchUdp, errnoError, META_ADDR, type BatchOwner } from './batch-udp.js';
 import { errname } from '../errno.js';
 
+/** Linux's errno for ECONNREFUSED, as the addon returns it (negative). */
+const ECONNREFUSED = 111;
+
 /** Datagrams held while the upstream socket connects; more are dropped (and counted). */
 const MAX_PENDING = 64;
 
@@ -145,7 +148,11 @@ export class UdpSession implements BatchOwner {
     this.connected = true;
     const queued = this.pending;
     this.pending = null;
-    if (queued !== null) for (const m of queued) batch.sendBuffer(id, m, -1);
+    if (queued === null) return;
+    for (const m of queued) {
+      // ICMP port unreachable from an earlier datagram can surface on this send.
+      if (batch.sendBuffer(id, m, -1) === -ECONNREFUSED) this.pool.reportConnectFailure(this.backend, 'ECONNREFUSED');
+    }
   }
 
   /** Batched path: is this the client whose address is in the metadata at `o`? */
