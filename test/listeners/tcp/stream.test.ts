@@ -81,6 +81,57 @@ t.test('half-close: client FIN reaches the backend, which still answers', async 
   t.equal(line.bytes_out, 'count=100000'.length);
 });
 
+t.test('both FINs read while lb still holds bytes for a slow client: every byte arrives before the end', async (t) => {
+  // The client sends its request and FIN, then does not read. The backend streams until lb
+  // has to queue bytes for the client (the kernel buffers on the way are full), then sends a
+  // last piece and its FIN, which lb reads with bytes still queued: they must all arrive.
+  type Peek = { queuedToClient: number; upstreamEof?: boolean };
+  let backend: import('node:net').Socket | null = null;
+  let requestEnded!: () => void;
+  const requestDone = new Promise<void>((r) => (requestEnded = r));
+  const srv = await startServer((s) => {
+    backend = s;
+    s.resume();
+    s.on('end', () => requestEnded());
+  });
+  t.teardown(() => srv.close());
+  const lb = await startLb(t, simpleConfig([srv.port]));
+  const l = lb.runtime.listeners.get('front') as unknown as { sessions: Set<Peek> };
+  const s = await connect(lb.port('front'));
+  s.pause();
+  s.end('request');
+  await requestDone;
+  const session = [...l.sessions][0]!;
+  if (!('upstreamEof' in session)) {
+    // The net.Socket fallback (LB_TCP_SOCKETS=1) ends its sockets through Node's streams.
+    s.destroy();
+    t.pass('skipped on the net.Socket fallback session');
+    return;
+  }
+  const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 1));
+  const sent: Buffer[] = [];
+  while (session.queuedToClient === 0) {
+    const piece = randomPayload(64 * 1024);
+    sent.push(piece);
+    backend!.write(piece);
+    await tick();
+  }
+  const last = randomPayload(1000);
+  sent.push(last);
+  backend!.end(last);
+  const ended = lb.logs.waitFor({ msg: 'session ended' });
+  while (!session.upstreamEof) await tick();
+  t.ok(session.queuedToClient > 0, `lb read the backend's FIN with ${session.queuedToClient} bytes queued for the client`);
+  const got = collect(s);
+  s.resume();
+  const { data, error } = await got;
+  const payload = Buffer.concat(sent);
+  t.equal(error, null);
+  t.equal(data.length, payload.length, 'nothing cut off');
+  t.equal(sha256(data), sha256(payload), 'byte for byte');
+  t.equal((await ended).end, 'client_closed');
+});
+
 t.test('half-close: backend FIN reaches the client, which can still send', async (t) => {
   // The backend says its piece and ends its side at once, then keeps reading.
   let received = '';
