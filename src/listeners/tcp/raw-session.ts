@@ -27,6 +27,8 @@ export const HIGH_WATER = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 const kSession = Symbol('lb.rawSession');
+/** The write request object reused by writes that complete at once (see write()). */
+let spareWriteReq: Req | null = null;
 type Linked = TcpHandle & { [kSession]?: RawTcpSession };
 
 function isPeerGone(code: string): boolean {
@@ -263,18 +265,26 @@ export class RawTcpSession {
   /** Write `chunk` to `h`; false when the write failed (the session is ending then). */
   private write(h: Linked, chunk: Buffer): boolean {
     const R = this.R;
-    const req = R.newWriteReq();
-    req.handle = h;
-    req.oncomplete = afterWrite;
+    // Node binds the request object to a libuv write only when the write has to be queued;
+    // a write the kernel takes at once leaves it untouched, so one spare serves every such
+    // write and a new one is made only after a queued write took the spare.
+    const req = (spareWriteReq ??= R.newWriteReq());
     const err = h.writeBuffer(req, chunk);
     if (err !== 0) {
       releaseChunk(chunk);
       this.peerFailed(h, err);
       return false;
     }
-    // Queued in libuv: the buffer must live (and not be recycled) until the write completes.
-    if (R.state[R.kLastWriteWasAsync] !== 0) req.buffer = chunk;
-    else releaseChunk(chunk);
+    if (R.state[R.kLastWriteWasAsync] !== 0) {
+      // Queued in libuv: the buffer must live (and not be recycled) until the write completes.
+      // libuv completes it on a later loop turn, after these fields are set.
+      spareWriteReq = null;
+      req.handle = h;
+      req.oncomplete = afterWrite;
+      req.buffer = chunk;
+    } else {
+      releaseChunk(chunk);
+    }
     return true;
   }
 
