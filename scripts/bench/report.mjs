@@ -1,7 +1,8 @@
 // Results → medians, ratios to direct, one console table, the JSON document and the docs
 // page (docs/benchmarks.md). Pure formatting over the records the harness collected.
 import { cpus, totalmem, release, loadavg } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { versionOf } from './tools.mjs';
 import { ROOT } from './targets.mjs';
@@ -127,6 +128,8 @@ export function machine(toolNames) {
     lbVersion: JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')).version,
     lbCommit: git(['rev-parse', '--short', 'HEAD']),
     lbSrcUncommitted: dirty === null ? null : dirty.length > 0,
+    // lb's UDP listeners use the batched addon when `npm ci` could build it (else dgram handles).
+    lbUdpBatch: existsSync(path.join(ROOT, 'build', 'Release', 'udp_batch.node')),
     loadAtStart: loadavg(),
     tools,
   };
