@@ -194,6 +194,28 @@ void FillMeta(int i, const sockaddr_storage& sa, int len, int flags) {
   }
 }
 
+// One datagram's iovecs on `s`: its prefix (a PROXY v2 header) if it has one, then the
+// payload. Returns how many (1 or 2).
+int DatagramIov(Sock* s, void* data, size_t len, iovec* iov) {
+  int k = 0;
+  if (!s->prefix.empty()) {
+    iov[0].iov_base = s->prefix.data();
+    iov[0].iov_len = s->prefix.size();
+    k = 1;
+  }
+  iov[k].iov_base = data;
+  iov[k].iov_len = len;
+  return k + 1;
+}
+
+// Addresses the message to a stored peer; -1 (or a freed peer) leaves it to the connected one.
+void AddressTo(msghdr* m, int peer) {
+  if (peer >= 0 && static_cast<size_t>(peer) < g.peers.size() && g.peerLive[peer]) {
+    m->msg_name = &g.peers[peer];
+    m->msg_namelen = g.peerLens[peer];
+  }
+}
+
 void Flush() {
   size_t n = g.queue.size();
   if (n == 0) return;
@@ -207,20 +229,9 @@ void Flush() {
       const Pending& p = g.queue[i + count];
       mmsghdr& m = msgs[count];
       memset(&m, 0, sizeof m);
-      int k = 0;
-      if (!s->prefix.empty()) {
-        iov[count * 2].iov_base = s->prefix.data();
-        iov[count * 2].iov_len = s->prefix.size();
-        k = 1;
-      }
-      iov[count * 2 + k].iov_base = g.arena + static_cast<size_t>(p.slot) * kSlot;
-      iov[count * 2 + k].iov_len = p.len;
       m.msg_hdr.msg_iov = &iov[count * 2];
-      m.msg_hdr.msg_iovlen = k + 1;
-      if (p.peer >= 0) {
-        m.msg_hdr.msg_name = &g.peers[p.peer];
-        m.msg_hdr.msg_namelen = g.peerLens[p.peer];
-      }
+      m.msg_hdr.msg_iovlen = DatagramIov(s, g.arena + static_cast<size_t>(p.slot) * kSlot, p.len, m.msg_hdr.msg_iov);
+      AddressTo(&m.msg_hdr, p.peer);
       count++;
     }
     int done = 0;
@@ -605,22 +616,11 @@ napi_value SendBuffer(napi_env env, napi_callback_info info) {
   int32_t peer;
   if (!IntArg(env, argv[2], &peer)) return nullptr;
   iovec iov[2];
-  int k = 0;
-  if (!s->prefix.empty()) {
-    iov[0].iov_base = s->prefix.data();
-    iov[0].iov_len = s->prefix.size();
-    k = 1;
-  }
-  iov[k].iov_base = data;
-  iov[k].iov_len = len;
   msghdr m;
   memset(&m, 0, sizeof m);
   m.msg_iov = iov;
-  m.msg_iovlen = k + 1;
-  if (peer >= 0 && static_cast<size_t>(peer) < g.peers.size() && g.peerLive[peer]) {
-    m.msg_name = &g.peers[peer];
-    m.msg_namelen = g.peerLens[peer];
-  }
+  m.msg_iovlen = DatagramIov(s, data, len, iov);
+  AddressTo(&m, peer);
   ssize_t r;
   do r = sendmsg(s->fd, &m, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
   napi_value out;
