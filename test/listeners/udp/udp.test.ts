@@ -266,3 +266,31 @@ t.test('an all-interfaces bind (":PORT") serves IPv4 clients, logged without the
   const line = await lb.logs.waitFor({ msg: 'session ended' });
   t.equal(line.client, `127.0.0.1:${c.socket.address().port}`);
 });
+
+t.test('sessions closed and reopened in shuffled order while others flow: every reply reaches its own client', async (t) => {
+  // Closing sessions frees their upstream sockets and stored client addresses for reuse;
+  // the next sessions take them in another order. A reply sent through a stale id would
+  // reach the wrong client, and these payloads name their sender.
+  const echo = await startUdpEcho();
+  t.teardown(() => echo.close());
+  const lb = await startLb(t, udpConfig([echo.port], { listener: 'max_connections = 500' }));
+  const l = lb.runtime.listeners.get('game') as UdpListener;
+  const clients = await Promise.all(Array.from({ length: 60 }, () => udpClient(lb.port('game'))));
+  t.teardown(() => Promise.all(clients.map((c) => c.close())));
+  let wrong = 0;
+  let rounds = 0;
+  for (let round = 0; round < 6; round++) {
+    const replies = await Promise.all(clients.map((c, i) => c.request(`${i}:${round}:${'x'.repeat(i * 7)}`)));
+    replies.forEach((r, i) => {
+      if (r.toString() !== `${i}:${round}:${'x'.repeat(i * 7)}`) wrong++;
+    });
+    rounds++;
+    // Close every other session, starting at a different one each round, in a scrambled order.
+    const live = [...l.sessions.values()];
+    const doomed = live.filter((_, k) => (k + round) % 2 === 0).sort((a, b) => ((a.clientPort * 7919) % 97) - ((b.clientPort * 7919) % 97));
+    for (const s of doomed) s.close('idle_timeout');
+  }
+  t.equal(wrong, 0, `${rounds * clients.length} replies, each to its own client`);
+  t.equal(l.sessions.size, clients.length - Math.floor(clients.length / 2), 'the sessions left open after the last round');
+  t.ok(l.sessionsTotal > clients.length * 3, `sessions reopened (${l.sessionsTotal} in all)`);
+});
