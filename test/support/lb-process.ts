@@ -29,8 +29,12 @@ export function writeConfig(text: string, name = 'lb.toml'): string {
   return file;
 }
 
-export function spawnLb(t: Test, args: string[], env: Record<string, string> = {}): LbProcess {
-  const child = spawn(process.execPath, [LB_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/** `nofile`: run lb under that descriptor limit (soft and hard, so Node cannot raise it). */
+export function spawnLb(t: Test, args: string[], env: Record<string, string> = {}, opts: { nofile?: number } = {}): LbProcess {
+  const options = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, ...env } };
+  const child = opts.nofile === undefined
+    ? spawn(process.execPath, [LB_BIN, ...args], options)
+    : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, LB_BIN, ...args], options);
   const logs = new LogCapture();
   let buf = '';
   child.stdout!.setEncoding('utf8');
