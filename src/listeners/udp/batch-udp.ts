@@ -2,8 +2,9 @@
 // datagrams with recvmmsg/sendmmsg on sockets polled by the event loop. One call into
 // JavaScript carries up to BATCH datagrams, received into one arena that is allocated once;
 // the hot path creates no Buffer, no address object and no send request per datagram.
-// Node 20's dgram does all three per datagram, plus a 64 KiB allocation, and that capped lb's
-// UDP relay at 18k datagrams/s here (NGINX stream: 33k; see docs/benchmarks.md).
+// Node 20's dgram does all three per datagram, plus a 64 KiB allocation, and that kept lb's
+// UDP relay below NGINX stream's (18k vs 33k datagrams/s on one bench machine, 40-46k vs 48k
+// on another); batched, lb relayed 54-70k against NGINX's 48-51k (docs/benchmarks.md).
 //
 // Each socket has one owner (a listener or a session) whose onBatch(count) is called with the
 // number of datagrams now in the arena's slots 0..count-1, or a negative errno. While it runs
