@@ -8,7 +8,7 @@
 //
 // Model: JavaScript owns an arena (BATCH slots of SLOT bytes) and a metadata Int32Array, and
 // hands both over once (init). For each readable socket the poll callback receives into the
-// arena, writes per slot {length, port, family, 4 address words, flags}, and calls the one
+// arena, writes per slot {length, port, family, 4 address words}, and calls the one
 // JavaScript callback with (socket id, count). The callback queues sends that name arena
 // slots (send / sendTo); they are flushed with sendmmsg when it returns, before the arena is
 // reused. Sends outside a batch (sendBuffer) go out at once with sendmsg. A failed send is a
@@ -34,12 +34,13 @@ namespace {
 
 constexpr int kBatch = 32;
 constexpr size_t kSlot = 65536;
-constexpr int kMetaWords = 8;  // len, port, family, a0, a1, a2, a3, flags
-// Batches per readable event before the loop serves other sockets: one, as libuv does for
-// dgram (32 datagrams per wake). More (8) let a burst of 1,000 datagrams from one socket
-// overrun the receive buffers of the backends it fans out to before they could read.
-constexpr int kRoundsPerWake = 1;
-constexpr int kFlagTruncated = 1;
+constexpr int kMetaWords = 8;  // len, port, family, a0, a1, a2, a3, (unused)
+// One batch per readable event, then the loop serves other sockets, as libuv does for dgram
+// (32 datagrams per wake); the poll is level-triggered, so what is left wakes it again. Eight
+// batches per wake let a burst of 1,000 datagrams from one socket overrun the receive buffers
+// of the backends it fans out to before they could read.
+// A slot holds any UDP payload (at most 65,507 bytes over IPv4, 65,527 over IPv6), so no
+// datagram is truncated.
 
 struct Sock {
   uv_poll_t poll;
@@ -78,7 +79,6 @@ struct State {
   std::vector<int> freePeers;
   std::vector<Sock*> refused;  // sockets whose send saw ECONNREFUSED in the last flush
   double sendDrops = 0;
-  double truncated = 0;
 };
 
 State g;
@@ -176,10 +176,9 @@ bool ParseAddr(const char* host, int port, int family, sockaddr_storage* out, so
   return true;
 }
 
-void FillMeta(int i, const sockaddr_storage& sa, int len, int flags) {
+void FillMeta(int i, const sockaddr_storage& sa, int len) {
   int32_t* m = g.meta + i * kMetaWords;
   m[0] = len;
-  m[7] = flags;
   if (sa.ss_family == AF_INET) {
     auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
     m[1] = ntohs(a->sin_port);
@@ -300,27 +299,17 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     uv_poll_start(&s->poll, UV_READABLE, OnReadable);
     if (err != 0) CallJs(env, id, -err);
   } else {
-    for (int round = 0; round < kRoundsPerWake; round++) {
-      for (int i = 0; i < kBatch; i++) {
-        g.riov[i].iov_base = g.arena + static_cast<size_t>(i) * kSlot;
-        g.riov[i].iov_len = kSlot;
-        memset(&g.rmsgs[i].msg_hdr, 0, sizeof(msghdr));
-        g.rmsgs[i].msg_hdr.msg_iov = &g.riov[i];
-        g.rmsgs[i].msg_hdr.msg_iovlen = 1;
-        g.rmsgs[i].msg_hdr.msg_name = &g.raddr[i];
-        g.rmsgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      }
-      int n = recvmmsg(s->fd, g.rmsgs, kBatch, MSG_DONTWAIT, nullptr);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) CallJs(env, id, -errno);
-        break;
-      }
-      for (int i = 0; i < n; i++) {
-        int flags = (g.rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? kFlagTruncated : 0;
-        if (flags) g.truncated++;
-        FillMeta(i, g.raddr[i], static_cast<int>(g.rmsgs[i].msg_len), flags);
-      }
+    // The headers point at fixed slots (set up in Init); the kernel rewrites the lengths.
+    for (int i = 0; i < kBatch; i++) {
+      g.rmsgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      g.rmsgs[i].msg_hdr.msg_flags = 0;
+    }
+    int n;
+    do n = recvmmsg(s->fd, g.rmsgs, kBatch, MSG_DONTWAIT, nullptr); while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) CallJs(env, id, -errno);
+    } else {
+      for (int i = 0; i < n; i++) FillMeta(i, g.raddr[i], static_cast<int>(g.rmsgs[i].msg_len));
       g.inBatch = true;
       g.batchCount = n;
       CallJs(env, id, n);
@@ -328,9 +317,6 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
       g.batchCount = 0;
       Flush();
       DeliverRefused(env);
-      // The callback may have closed this socket (its id is then free or reused).
-      if (static_cast<size_t>(id) >= g.socks.size() || g.socks[id] != s) break;
-      if (n < kBatch) break;
     }
   }
   napi_close_handle_scope(env, scope);
@@ -373,6 +359,14 @@ napi_value Init(napi_env env, napi_callback_info info) {
     napi_async_init(env, res, name, &g.actx);
   }
   g.queue.reserve(kBatch * 2);
+  for (int i = 0; i < kBatch; i++) {
+    g.riov[i].iov_base = g.arena + static_cast<size_t>(i) * kSlot;
+    g.riov[i].iov_len = kSlot;
+    memset(&g.rmsgs[i], 0, sizeof g.rmsgs[i]);
+    g.rmsgs[i].msg_hdr.msg_iov = &g.riov[i];
+    g.rmsgs[i].msg_hdr.msg_iovlen = 1;
+    g.rmsgs[i].msg_hdr.msg_name = &g.raddr[i];
+  }
   return Undefined(env);
 }
 
@@ -676,18 +670,10 @@ napi_value Close(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// stats() → [send drops, truncated receives, open sockets]
-napi_value Stats(napi_env env, napi_callback_info) {
-  size_t open = 0;
-  for (Sock* s : g.socks) open += s != nullptr;
-  napi_value out, a, b, c;
-  napi_create_array_with_length(env, 3, &out);
-  napi_create_double(env, g.sendDrops, &a);
-  napi_create_double(env, g.truncated, &b);
-  napi_create_double(env, static_cast<double>(open), &c);
-  napi_set_element(env, out, 0, a);
-  napi_set_element(env, out, 1, b);
-  napi_set_element(env, out, 2, c);
+// sendDrops() → datagrams dropped on send since start (full socket buffer, ICMP error).
+napi_value SendDrops(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_double(env, g.sendDrops, &out);
   return out;
 }
 
@@ -698,7 +684,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   } fns[] = {
       {"init", Init}, {"open", Open}, {"connect", Connect}, {"start", Start}, {"local", Local},
       {"slotAddress", SlotAddress}, {"peer", Peer}, {"freePeer", FreePeer}, {"send", Send},
-      {"sendBuffer", SendBuffer}, {"setPrefix", SetPrefix}, {"close", Close}, {"stats", Stats},
+      {"sendBuffer", SendBuffer}, {"setPrefix", SetPrefix}, {"close", Close}, {"sendDrops", SendDrops},
   };
   for (const Fn& f : fns) {
     napi_value fn;

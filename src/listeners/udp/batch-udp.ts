@@ -14,47 +14,18 @@
 import { createRequire } from 'node:module';
 import { errname } from '../errno.js';
 
+/** The addon's calls, as native/udp_batch.cc defines them. */
 interface Addon {
   readonly BATCH: number;
   readonly SLOT: number;
   readonly META_WORDS: number;
   init(arena: Buffer, meta: Int32Array, callback: (id: number, count: number) => void): void;
+  /** A socket bound to host:port (port -1: left unbound); throws an errno error. */
   open(family: 4 | 6, host: string, port: number, v6only: boolean, bufferBytes: number): number;
-  connect(id: number, host: string, port: number): void;
-  start(id: number): void;
-  local(id: number): [string, number];
-  slotAddress(slot: number): string;
-  peer(slot: number): number;
-  freePeer(peer: number): void;
-  send(id: number, slot: number, peer: number): void;
-  sendBuffer(id: number, buf: Buffer, peer: number): number;
-  setPrefix(id: number, prefix: Buffer | null): void;
-  close(id: number): void;
-  stats(): [number, number, number];
-}
-
-export interface BatchOwner {
-  /** Datagrams in slots 0..count-1 of the arena (count > 0), or a negative errno. */
-  onBatch(count: number): void;
-}
-
-/** Meta words per slot: [length, source port, family 4|6, source address as 4 words, flags]. */
-export const META_LEN = 0;
-export const META_PORT = 1;
-export const META_FAMILY = 2;
-export const META_ADDR = 3;
-
-export interface BatchUdp {
-  readonly arena: Buffer;
-  readonly meta: Int32Array;
-  readonly slotBytes: number;
-  readonly metaWords: number;
-  /** A socket owned by `owner`, bound to host:port (port -1: left unbound); throws an errno error. */
-  open(owner: BatchOwner, family: 4 | 6, host: string, port: number, v6only: boolean, bufferBytes: number): number;
   connect(id: number, host: string, port: number): void;
   /** Start receiving: the owner's onBatch runs from now on. */
   start(id: number): void;
-  local(id: number): { address: string; port: number };
+  local(id: number): [string, number];
   /** Source address (text) of the datagram in a slot: only for new sessions, not per datagram. */
   slotAddress(slot: number): string;
   /** Keep a slot's source address as a reply destination; returns its id. */
@@ -67,11 +38,35 @@ export interface BatchUdp {
   /** Bytes sent in front of every datagram on the socket (a PROXY v2 header). */
   setPrefix(id: number, prefix: Buffer | null): void;
   close(id: number): void;
+  /** Datagrams dropped on send (full socket buffer, ICMP error) since start. */
+  sendDrops(): number;
+}
+
+export interface BatchOwner {
+  /** Datagrams in slots 0..count-1 of the arena (count > 0), or a negative errno. */
+  onBatch(count: number): void;
+}
+
+/** Meta words per slot: [length, source port, family 4|6, source address as 4 words, unused]. */
+export const META_LEN = 0;
+export const META_PORT = 1;
+export const META_FAMILY = 2;
+export const META_ADDR = 3;
+
+/** The addon's calls as lb uses them: sockets have owners, and a few conveniences. */
+export type BatchUdp = Pick<Addon, 'connect' | 'start' | 'slotAddress' | 'peer' | 'freePeer' | 'send' | 'sendBuffer' | 'setPrefix' | 'close'> & {
+  readonly arena: Buffer;
+  readonly meta: Int32Array;
+  readonly slotBytes: number;
+  readonly metaWords: number;
+  /** Addon.open, with the socket's batches going to `owner`. */
+  open(owner: BatchOwner, family: 4 | 6, host: string, port: number, v6only: boolean, bufferBytes: number): number;
+  local(id: number): { address: string; port: number };
   /** A copy of the datagram in a slot (for datagrams that must outlive the batch). */
   copySlot(slot: number): Buffer;
-  /** Datagrams dropped on send (full socket buffer, ICMP error) since the last call. */
+  /** Datagrams dropped on send since the last call. */
   takeSendDrops(): number;
-}
+};
 
 /** An Error shaped like Node's errno errors ({ code, syscall }) for a negative errno. */
 export function errnoError(syscall: string, status: number): NodeJS.ErrnoException {
@@ -127,7 +122,7 @@ function load(): BatchUdp | null {
       return Buffer.from(arena.subarray(start, start + meta[slot * addon.META_WORDS + META_LEN]!));
     },
     takeSendDrops() {
-      const total = addon.stats()[0];
+      const total = addon.sendDrops();
       const delta = total - seenDrops;
       seenDrops = total;
       return delta;

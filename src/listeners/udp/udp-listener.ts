@@ -59,6 +59,8 @@ export class UdpListener implements BatchOwner {
   private closing = false;
   private socketOpen = false;
   private readonly drainWait = new DrainWait();
+  /** When the last 'no upstream socket' warning was logged (they are said once a second). */
+  private lastSocketWarnMs = -Infinity;
   /** The bound socket's handle when datagrams bypass dgram's send() and events (raw-udp.ts). */
   private handle: UdpHandle | null = null;
   private readonly six: boolean;
@@ -317,8 +319,6 @@ export class UdpListener implements BatchOwner {
     this.sessionsTotal++;
     return s;
   }
-
-  private lastSocketWarnMs = -Infinity;
 
   private debugDrop(address: string, port: number, why: string): void {
     if (this.log.isLevelEnabled('debug')) this.log.debug({ client: formatHostPort(normaliseIp(address), port), why }, 'datagram dropped');

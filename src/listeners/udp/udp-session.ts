@@ -8,6 +8,7 @@
 import dgram, { type Socket as DgramSocket } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { isIP } from 'node:net';
+import { constants } from 'node:os';
 import type { Backend } from '../../pool/backend.js';
 import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
@@ -18,9 +19,6 @@ import type { UdpListener } from './udp-listener.js';
 import { rawUdp, type UdpHandle } from './raw-udp.js';
 import { batchUdp, errnoError, META_ADDR, type BatchOwner } from './batch-udp.js';
 import { errname } from '../errno.js';
-
-/** Linux's errno for ECONNREFUSED, as the addon returns it (negative). */
-const ECONNREFUSED = 111;
 
 /** Datagrams held while the upstream socket connects; more are dropped (and counted). */
 const MAX_PENDING = 64;
@@ -143,15 +141,18 @@ export class UdpSession implements BatchOwner {
     batch.connect(id, ip, this.backend.address.port);
     if (this.proxyHeader !== null) batch.setPrefix(id, this.proxyHeader);
     batch.start(id);
-    const local = batch.local(id);
-    this.backendLocal = formatHostPort(local.address, local.port);
+    // Only the access line shows it (as on the TCP path): no getsockname when it is not written.
+    if (this.listener.log.isLevelEnabled('info')) {
+      const local = batch.local(id);
+      this.backendLocal = formatHostPort(local.address, local.port);
+    }
     this.connected = true;
     const queued = this.pending;
     this.pending = null;
     if (queued === null) return;
     for (const m of queued) {
       // ICMP port unreachable from an earlier datagram can surface on this send.
-      if (batch.sendBuffer(id, m, -1) === -ECONNREFUSED) this.pool.reportConnectFailure(this.backend, 'ECONNREFUSED');
+      if (batch.sendBuffer(id, m, -1) === -constants.errno.ECONNREFUSED) this.pool.reportConnectFailure(this.backend, 'ECONNREFUSED');
     }
   }
 
