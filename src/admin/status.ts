@@ -42,6 +42,7 @@ export interface StatusDoc {
 }
 
 export function buildStatus(runtime: Runtime, version: string): StatusDoc {
+  runtime.syncCounters();
   return {
     version,
     pid: process.pid,

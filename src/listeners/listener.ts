@@ -37,6 +37,8 @@ export interface Listener {
   /** Bytes client → backend and backend → client through this listener. */
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Bring bytesIn/bytesOut (and the backends') up to date, where they lag; before reading. */
+  syncCounters?(): void;
 }
 
 /**

@@ -93,6 +93,15 @@ export class Runtime {
     for (const p of this.pools.values()) p.start();
   }
 
+  /**
+   * Bring byte counters up to date: sessions on the native relay credit what they moved to
+   * their listener and backend at sweeps; status, metrics and worker reports ask first.
+   */
+  syncCounters(): void {
+    for (const l of this.listeners.values()) l.syncCounters?.();
+    for (const l of this.retiring) l.syncCounters?.();
+  }
+
   /** Active sessions across all listeners, retiring ones included. */
   get activeSessions(): number {
     let n = 0;

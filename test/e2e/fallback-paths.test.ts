@@ -1,6 +1,7 @@
-// The data paths lb can run on, each through the built program: by default TCP sessions on
-// bare libuv handles (tcp_wrap/stream_wrap) and UDP through lb's batched addon
-// (native/udp_batch.cc, recvmmsg/sendmmsg); with LB_UDP_BATCH=0 UDP on dgram's handle
+// The data paths lb can run on, each through the built program: by default TCP through lb's
+// relay addon (native/tcp_relay.cc) and UDP through its batched addon (native/udp_batch.cc,
+// recvmmsg/sendmmsg); with LB_TCP_NATIVE=0 TCP sessions moved from JavaScript on bare libuv
+// handles (tcp_wrap/stream_wrap); with LB_UDP_BATCH=0 UDP on dgram's handle
 // (udp_wrap); with LB_TCP_SOCKETS=1 and LB_UDP_DGRAM=1 the fallbacks for a Node without those
 // handles: net.Socket sessions and dgram's own send()/'message'. Each listener says in its
 // 'listening' line which path it runs on, and the test checks that it is the one asked for.
@@ -13,13 +14,15 @@ import { startUdpEcho, udpClient } from '../support/udp.js';
 import { randomPayload, sha256 } from '../support/random.js';
 
 const addonBuilt = existsSync(new URL('../../build/Release/udp_batch.node', import.meta.url));
+const relayBuilt = existsSync(new URL('../../build/Release/tcp_relay.node', import.meta.url));
 const variants = [
-  { name: 'default', env: {}, tcp: 'handles', udp: addonBuilt ? 'batch' : 'handles' },
-  { name: 'UDP on dgram handles', env: { LB_UDP_BATCH: '0' }, tcp: 'handles', udp: 'handles' },
+  { name: 'default', env: {}, tcp: relayBuilt ? 'native' : 'handles', udp: addonBuilt ? 'batch' : 'handles' },
+  { name: 'TCP and UDP on libuv handles', env: { LB_TCP_NATIVE: '0', LB_UDP_BATCH: '0' }, tcp: 'handles', udp: 'handles' },
   { name: 'fallback', env: { LB_TCP_SOCKETS: '1', LB_UDP_DGRAM: '1' }, tcp: 'sockets', udp: 'dgram' },
 ] as const;
 
 if (!addonBuilt) t.comment('build/Release/udp_batch.node is missing (npm ci prints why): the default variant runs UDP on dgram handles');
+if (!relayBuilt) t.comment('build/Release/tcp_relay.node is missing (npm ci prints why): the default variant runs TCP on libuv handles');
 
 for (const { name, env, tcp, udp } of variants) {
   t.test(`${name}: TCP stream, half-close, reset; UDP round trip`, async (t) => {

@@ -18,6 +18,8 @@ export interface Req {
 }
 
 export interface TcpHandle {
+  /** The socket's file descriptor (-1 before it has one). */
+  readonly fd: number;
   /** Called with `this` = the handle; bytes or error in streamState[kReadBytesOrError]. */
   onread: ((this: TcpHandle, ab?: ArrayBuffer) => void) | null;
   readonly writeQueueSize: number;

@@ -1,9 +1,11 @@
 // A TCP listener: one net.Server; accept → admission (ACL, listener and global limits) →
 // session. net.Server binds (and shares the socket between workers); accepted connections
-// are taken over as bare libuv handles (raw-handles.ts) and spliced by RawTcpSession, with
-// idle and connect timeouts checked by two sweeps per listener instead of a timer per
-// session. Where the bindings are missing, accepted sockets start paused (pauseOnConnect)
-// and half-open capable and are spliced by the net.Socket TcpSession instead.
+// are taken over as bare libuv handles (raw-handles.ts). Their bytes are moved by the native
+// relay (tcp-relay.ts, NativeTcpSession) or, without the addon, from JavaScript on libuv
+// handles (RawTcpSession), with idle and connect timeouts checked by two sweeps per listener
+// instead of a timer per session. Where the bindings are missing, accepted sockets start
+// paused (pauseOnConnect) and half-open capable and are spliced by the net.Socket
+// TcpSession instead.
 import net, { type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
@@ -17,11 +19,14 @@ import { DrainWait } from '../drain-wait.js';
 import { sweepEvery } from '../sweep.js';
 import { TcpSession } from './tcp-session.js';
 import { RawTcpSession, initRawSessions } from './raw-session.js';
+import { NativeTcpSession } from './native-session.js';
 import { raw, serverHandle, errname, type TcpHandle } from './raw-handles.js';
+import { tcpRelay } from './tcp-relay.js';
 
 if (raw !== null) initRawSessions(raw);
 
-type Session = TcpSession | RawTcpSession;
+type SweptSession = RawTcpSession | NativeTcpSession;
+type Session = TcpSession | SweptSession;
 
 
 export class TcpListener {
@@ -34,7 +39,7 @@ export class TcpListener {
   private readonly server: Server;
   readonly sessions = new Set<Session>();
   /** Raw sessions whose backend connect is in flight (the connect sweep's list). */
-  private readonly connecting = new Set<RawTcpSession>();
+  private readonly connecting = new Set<SweptSession>();
   private idleSweep: NodeJS.Timeout | null = null;
   private connectSweep: NodeJS.Timeout | null = null;
   /** Accepted connections arrive as bare handles (false: as net.Sockets). */
@@ -77,8 +82,19 @@ export class TcpListener {
       this.rawMode = true;
       this.startSweeps();
     }
-    // datapath: bare libuv handles, or net.Socket sessions when this Node lacks them.
-    this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name, datapath: this.rawMode ? 'handles' : 'sockets' }, 'listening');
+    this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name, datapath: this.datapath }, 'listening');
+  }
+
+  /** How bytes move: the native relay, JavaScript on libuv handles, or net.Sockets. */
+  get datapath(): 'native' | 'handles' | 'sockets' {
+    if (!this.rawMode) return 'sockets';
+    return tcpRelay !== null ? 'native' : 'handles';
+  }
+
+  /** Credit the bytes native sessions moved since the last look (before counters are read). */
+  syncCounters(): void {
+    if (tcpRelay === null) return;
+    for (const s of this.sessions) (s as NativeTcpSession).syncCounters();
   }
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */
@@ -108,7 +124,7 @@ export class TcpListener {
     this.idleSweep = setInterval(() => {
       const now = performance.now();
       const idle = this.config.idleTimeoutMs;
-      for (const s of this.sessions) (s as RawTcpSession).idleCheck(now, idle);
+      for (const s of this.sessions) (s as SweptSession).idleCheck(now, idle);
     }, sweepEvery(this.config.idleTimeoutMs));
     this.idleSweep.unref();
     this.connectSweep = setInterval(() => {
@@ -126,8 +142,8 @@ export class TcpListener {
     this.idleSweep = this.connectSweep = null;
   }
 
-  /** A raw session's backend is connected: off the connect sweep's list. */
-  connected(s: RawTcpSession): void {
+  /** A swept session's backend is connected: off the connect sweep's list. */
+  connected(s: SweptSession): void {
     this.connecting.delete(s);
   }
 
@@ -153,7 +169,7 @@ export class TcpListener {
 
   /** Called by a session exactly once, when it ends. */
   sessionEnded(s: Session): void {
-    if (s instanceof RawTcpSession) this.connecting.delete(s);
+    if (!(s instanceof TcpSession)) this.connecting.delete(s);
     if (!this.sessions.delete(s)) return;
     this.budget.release();
     if (this.sessions.size === 0) this.drainWait.emptied();
@@ -212,8 +228,13 @@ export class TcpListener {
       this.logDenied(ip, port, why);
       return;
     }
-    handle.setNoDelay(true);
-    const session = new RawTcpSession(raw!, this, handle, ip, port, rawIp);
+    let session: SweptSession;
+    if (tcpRelay !== null) {
+      session = new NativeTcpSession(tcpRelay, this, handle, ip, port, rawIp);
+    } else {
+      handle.setNoDelay(true);
+      session = new RawTcpSession(raw!, this, handle, ip, port, rawIp);
+    }
     this.sessions.add(session);
     this.connecting.add(session);
     this.sessionsTotal++;

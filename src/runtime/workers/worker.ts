@@ -130,6 +130,7 @@ function binds(r: Runtime): Record<string, string> {
 function counters(r: Runtime | null): Counters {
   const out: Counters = { listeners: {}, backends: {} };
   if (r === null) return out;
+  r.syncCounters();
   for (const [name, l] of r.listeners) out.listeners[name] = readListenerCounters(l);
   for (const [name, p] of r.pools) {
     const bs: Counters['backends'][string] = {};

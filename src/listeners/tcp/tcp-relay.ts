@@ -1,0 +1,101 @@
+// The native TCP relay: lb's own addon (native/tcp_relay.cc, built by `npm ci`) moves a
+// session's bytes between its two sockets on the event loop without a trip into JavaScript
+// per chunk. JavaScript keeps accept, admission, backend choice, retries, timeouts, counters
+// and logs; the addon calls back three times at most per connect attempt (connected, connect
+// failed, ended) instead of about seven times per connection plus twice per request.
+//
+// `tcpRelay` is null when the addon did not build, on a platform other than Linux, or when
+// LB_TCP_NATIVE=0 or LB_TCP_SOCKETS=1; the listener then moves bytes on libuv handles from
+// JavaScript (raw-session.ts) or on net.Sockets (tcp-session.ts).
+import { createRequire } from 'node:module';
+
+/** The addon's calls, as native/tcp_relay.cc defines them. */
+interface Addon {
+  readonly HELD_MAX: number;
+  init(stats: Float64Array, callback: (id: number, event: number, a: number, b: number) => void): void;
+  /** A session for an accepted client's fd (its libuv handle keeps owning it); throws. */
+  open(fd: number, header: Buffer | null): number;
+  /** Connect to an IP literal; 0 or a negative errno. Drops an attempt still in flight. */
+  dial(id: number, family: 4 | 6, host: string, port: number): number;
+  /** End the session now; the stats array then holds its last counters. */
+  close(id: number): void;
+  /** Fill the stats array for a session. */
+  stats(id: number): void;
+  /** The backend socket's local address. */
+  local(id: number): [string, number] | null;
+}
+
+export const EV_CONNECTED = 1;
+export const EV_CONNECT_FAILED = 2;
+export const EV_ENDED = 3;
+export const SIDE_CLIENT = 0;
+
+/** Words of the stats array. */
+export const ST_BYTES_IN = 0;
+export const ST_BYTES_OUT = 1;
+export const ST_ACTIVITY = 2;
+export const ST_HELD_UP = 3;
+export const ST_HELD_CLIENT = 4;
+export const ST_FLAGS = 5;
+export const FLAG_CONNECTED = 1;
+export const FLAG_CLIENT_EOF = 2;
+export const FLAG_UPSTREAM_EOF = 4;
+export const FLAG_CLIENT_SHUT = 8;
+
+export interface RelayOwner {
+  /** connected (a = 0), connect failed (a = -errno), ended (a = side, b = -errno or 0). */
+  relayEvent(event: number, a: number, b: number): void;
+}
+
+export type TcpRelay = Pick<Addon, 'dial' | 'local'> & {
+  /** Bytes held per direction at most (lb's high-water mark). */
+  readonly heldMax: number;
+  /** The shared stats array: a session's last counters while its "ended" event runs. */
+  readonly last: Float64Array;
+  /** Addon.open, with the session's events going to `owner`. */
+  open(owner: RelayOwner, fd: number, header: Buffer | null): number;
+  close(id: number): Float64Array;
+  /** The session's counters (a shared array, valid until the next call). */
+  stats(id: number): Float64Array;
+};
+
+function load(): TcpRelay | null {
+  if (process.platform !== 'linux' || process.env['LB_TCP_NATIVE'] === '0' || process.env['LB_TCP_SOCKETS'] === '1') return null;
+  let addon: Addon;
+  try {
+    // dist/listeners/tcp/ → build/Release/ at the package root.
+    addon = createRequire(import.meta.url)('../../../build/Release/tcp_relay.node') as Addon;
+  } catch {
+    return null;
+  }
+  const stats = new Float64Array(6);
+  const owners: (RelayOwner | undefined)[] = [];
+  addon.init(stats, (id, event, a, b) => {
+    const owner = owners[id];
+    // An ended session's id is free again once this returns.
+    if (event === EV_ENDED) owners[id] = undefined;
+    owner?.relayEvent(event, a, b);
+  });
+  return {
+    heldMax: addon.HELD_MAX,
+    last: stats,
+    open(owner, fd, header) {
+      const id = addon.open(fd, header);
+      owners[id] = owner;
+      return id;
+    },
+    dial: addon.dial,
+    local: addon.local,
+    close(id) {
+      owners[id] = undefined;
+      addon.close(id);
+      return stats;
+    },
+    stats(id) {
+      addon.stats(id);
+      return stats;
+    },
+  };
+}
+
+export const tcpRelay: TcpRelay | null = load();
