@@ -1,17 +1,22 @@
 // The TCP relay of lb's stream listeners: a session's two sockets (the accepted client and
-// the backend it dials) are polled by the Node event loop (uv_poll_t) and the bytes between
-// them are moved here, with read() into one shared buffer and send() on, so no JavaScript
-// runs per chunk and nothing is allocated unless the destination is full.
+// the backend it dials) are spliced here, with read() into one shared buffer and send() on,
+// so no JavaScript runs per chunk and nothing is allocated unless a destination is full.
 //
 // Why: on libuv stream handles each chunk costs a trip into JavaScript, a Buffer and a write
 // request, and each connection about seven trips and a dozen objects; that, not lb's own
 // JavaScript, kept lb below HAProxy on requests/s and new connections/s (docs/benchmarks.md).
 //
+// Polling: the relay's sockets sit in one epoll set of its own, edge-triggered, registered
+// once each for reading and writing; that set's fd is polled by the Node event loop (one
+// uv_poll_t). A socket's readiness is remembered (readable until a read comes up short,
+// writable until a send is), so a session costs two epoll_ctl ADDs and one DEL in all. (One
+// uv_poll_t per socket cost fourteen: libuv re-registers the fd on every change of events.)
+//
 // Model: JavaScript accepts (net.Server keeps binding and the workers' sharing), runs
 // admission and picks the backend. It hands the accepted client's fd to open() (the handle
 // keeps owning the fd and closes it at the end) and calls dial() with the backend's address.
 // From then on this file moves the bytes and calls the one JavaScript callback with
-// (session id, event, a, b) three times at most per attempt: connected, connect failed
+// (session id, event, a, b) at most three times per attempt: connected, connect failed
 // (a = -errno), ended (a = side that ended it, b = -errno or 0). Counters are read by
 // stats(id) into a shared Float64Array, at the end and when the listener's sweeps ask.
 //
@@ -34,6 +39,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,7 +48,11 @@
 namespace {
 
 constexpr size_t kBuf = 64 * 1024;
-constexpr int kReadsPerWake = 16;
+// Reads per session per turn: a session with more goes to the back of the queue for the next
+// loop turn (an idle handle keeps the loop from sleeping meanwhile), so one fast stream
+// cannot hold the loop.
+constexpr int kReadsPerTurn = 16;
+constexpr int kEvents = 256;
 constexpr size_t kSpareBuffers = 64;
 enum Event { kConnected = 1, kConnectFailed = 2, kEnded = 3 };
 enum Side { kClient = 0, kUpstream = 1 };
@@ -52,14 +62,16 @@ enum Flag { kFlagConnected = 1, kFlagClientEof = 2, kFlagUpstreamEof = 4, kFlagC
 
 struct Session;
 
-// One socket of a session and its poll. Closed with uv_close; freed in the close callback.
+// One socket of a session, and what epoll last said of it.
 struct End {
-  uv_poll_t poll;
   Session* s;
   int fd;
   int side;
-  int events = 0;     // what the poll is started with (0: stopped)
-  bool ownsFd;        // the upstream fd is ours; the client fd belongs to its libuv handle
+  bool readable = false;  // more may be read (cleared by a short read or EAGAIN)
+  bool writable = false;  // a send may take bytes (cleared by a short send)
+  bool hup = false;       // the peer's FIN or an error is there: read on to it
+  bool error = false;     // EPOLLERR: the socket's error says what
+  bool dead = false;      // closed; events still in the current batch are skipped
 };
 
 // Bytes read from one side that the other has not taken yet.
@@ -84,7 +96,8 @@ struct Session {
   Dir out;  // upstream → client
   bool connected = false;
   bool done = false;
-  int firstFin = -1;  // the side whose FIN came first: it names a normal end
+  bool again = false;  // in the queue for the next turn
+  int firstFin = -1;   // the side whose FIN came first: it names a normal end
   double bytesIn = 0;
   double bytesOut = 0;
   double activity = 0;
@@ -98,18 +111,25 @@ struct State {
   napi_async_context actx = nullptr;
   double* stats = nullptr;
   uv_loop_t* loop = nullptr;
+  int epfd = -1;
+  uv_poll_t epPoll;
+  uv_idle_t idle;
   uint8_t* rbuf = nullptr;
   std::vector<Session*> sessions;
   std::vector<int> freeIds;
   std::vector<uint8_t*> spare;
-  // Sessions ended while a poll callback is on the stack are freed when it returns.
+  // Sessions to run again on the next turn (they stopped at kReadsPerTurn).
+  std::vector<Session*> again;
+  // Ends and sessions closed while events that may name them are being handled: freed after.
   int depth = 0;
-  std::vector<Session*> graveyard;
+  int live = 0;  // open sessions
+  std::vector<End*> deadEnds;
+  std::vector<Session*> deadSessions;
 };
 
 State g;
 
-void OnPoll(uv_poll_t* h, int status, int events);
+void RunAgain(uv_idle_t*);
 
 napi_value Undefined(napi_env env) {
   napi_value u;
@@ -199,6 +219,8 @@ void Linger0(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
+// Keep n bytes for a destination that did not take them. Only an empty direction is held
+// into this way, so the copy starts at the front.
 void Hold(Dir& d, const uint8_t* p, size_t n) {
   if (d.held.buf == nullptr) {
     if (!g.spare.empty()) {
@@ -208,7 +230,6 @@ void Hold(Dir& d, const uint8_t* p, size_t n) {
       d.held.buf = static_cast<uint8_t*>(malloc(kBuf));
     }
   }
-  // Called only when the direction holds nothing, so this copy starts at the front.
   memcpy(d.held.buf, p, n);
   d.held.off = 0;
   d.held.len = static_cast<uint32_t>(n);
@@ -222,63 +243,69 @@ void Unhold(Dir& d) {
   d.held.off = d.held.len = 0;
 }
 
-void OnEndClosed(uv_handle_t* h) {
-  End* e = static_cast<End*>(h->data);
-  if (e->ownsFd) close(e->fd);
-  delete e;
+bool Register(End* e) {
+  epoll_event ev;
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = e;
+  return epoll_ctl(g.epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0;
 }
 
-void CloseEnd(End* e) {
+// Freed at once when no event batch is being handled, else after it.
+void FreeEnd(End* e) {
+  if (g.depth > 0) g.deadEnds.push_back(e);
+  else delete e;
+}
+
+// The upstream fd is ours: close() also takes it out of the epoll set (it is never dup'ed).
+void CloseUp(Session* s) {
+  End* e = s->up;
   if (e == nullptr) return;
-  e->s = nullptr;
-  uv_close(reinterpret_cast<uv_handle_t*>(&e->poll), OnEndClosed);
+  s->up = nullptr;
+  e->dead = true;
+  close(e->fd);
+  FreeEnd(e);
 }
 
-// The events an end's poll should wait for now.
-int Wanted(Session* s, End* e) {
-  if (e->side == kUpstream && !s->connected) return UV_WRITABLE;
-  if (!s->connected) return 0;  // the client is not read before the backend is up
-  Dir& from = e->side == kClient ? s->in : s->out;  // what reading this end feeds
-  Dir& to = e->side == kClient ? s->out : s->in;    // what writing this end drains
-  int ev = 0;
-  if (!from.eof && from.held.len < kBuf) ev |= UV_READABLE;
-  if (to.held.len > 0) ev |= UV_WRITABLE;
-  return ev;
+// The client fd belongs to its libuv handle, which closes it: only leave the epoll set.
+void ReleaseClient(Session* s, bool registered) {
+  End* e = s->client;
+  if (e == nullptr) return;
+  s->client = nullptr;
+  e->dead = true;
+  if (registered) epoll_ctl(g.epfd, EPOLL_CTL_DEL, e->fd, nullptr);
+  FreeEnd(e);
 }
 
-void Update(Session* s, End* e) {
-  if (e == nullptr || s->done) return;
-  int ev = Wanted(s, e);
-  if (ev == e->events) return;
-  e->events = ev;
-  if (ev == 0) uv_poll_stop(&e->poll);
-  else uv_poll_start(&e->poll, ev, OnPoll);
+// Open sessions keep the event loop alive (an accepted client's idle handle does not).
+void Live(int delta) {
+  int before = g.live;
+  g.live += delta;
+  if (before == 0 && g.live > 0) uv_ref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
+  else if (before > 0 && g.live == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
 }
 
-void Bury(Session* s) {
-  if (g.depth > 0) {
-    g.graveyard.push_back(s);
-    return;
-  }
-  delete s;
+void FreeSession(Session* s) {
+  if (s->again) return;  // the queue frees it when it comes round (RunAgain)
+  if (g.depth > 0) g.deadSessions.push_back(s);
+  else delete s;
 }
 
-// The one place a session ends: both polls closed, held bytes freed, the id given back.
+// The one place a session ends: sockets released, held bytes freed, the id given back.
 // `notify`: tell JavaScript (ended by the relay, not by a call from JavaScript).
 void Finish(Session* s, int side, int err, bool notify) {
   if (s->done) return;
   s->done = true;
   FillStats(s);
-  CloseEnd(s->client);
-  CloseEnd(s->up);
-  s->client = s->up = nullptr;
+  ReleaseClient(s, s->connected);
+  CloseUp(s);
   Unhold(s->in);
   Unhold(s->out);
   int id = s->id;
   if (notify) CallJs(id, kEnded, side, -err);
   g.sessions[id] = nullptr;
   g.freeIds.push_back(id);
-  Bury(s);
+  Live(-1);
+  FreeSession(s);
 }
 
 // A socket failed with `err` (positive errno). A reset is passed on as a reset.
@@ -309,150 +336,211 @@ bool PassFin(Session* s, Dir& d, End* dst) {
   return true;
 }
 
-// Write what `d` holds to `dst`. Returns false when the session ended.
-bool Drain(Session* s, End* dst) {
-  Dir& d = dst->side == kClient ? s->out : s->in;
-  if (d.held.len == 0) return true;
+// Send what `d` holds to `dst` while it takes it. Returns false when the session ended.
+bool Drain(Session* s, Dir& d, End* dst) {
+  if (d.held.len == 0 || !dst->writable) return true;
   ssize_t w = Send(dst->fd, d.held.buf + d.held.off, d.held.len);
   if (w < 0) {
     Failed(s, dst->side, static_cast<int>(-w));
     return false;
   }
-  if (w == 0) return true;
-  s->activity++;
+  if (w > 0) s->activity++;
   d.held.off += static_cast<uint32_t>(w);
   d.held.len -= static_cast<uint32_t>(w);
-  if (d.held.len != 0) return true;
+  if (d.held.len != 0) {
+    dst->writable = false;  // full: its EPOLLOUT edge says when it takes more
+    return true;
+  }
   Unhold(d);
-  if (d.eof) return PassFin(s, d, dst);
+  if (d.eof && !d.shut) return PassFin(s, d, dst);
   return true;
 }
 
-// Read into what `d` already holds (the destination is full): at most kBuf in all. The
-// source's FIN can so be read while bytes wait. Returns what read() returned.
-ssize_t ReadBehind(Dir& d, int fd) {
-  if (d.held.off != 0) {
-    memmove(d.held.buf, d.held.buf + d.held.off, d.held.len);
-    d.held.off = 0;
+// The source's FIN. A zero-length send to that side shows whether it was a reset behind the
+// data (a side we already sent our FIN to cannot be written: no probe there).
+bool SourceEnded(Session* s, Dir& d, End* src, End* dst, Dir& back) {
+  d.eof = true;
+  src->readable = false;
+  if (s->firstFin < 0) s->firstFin = src->side;
+  if (!back.shut) {
+    ssize_t r = Send(src->fd, nullptr, 0);
+    if (r < 0) {
+      Failed(s, src->side, static_cast<int>(-r));
+      return false;
+    }
   }
-  if (d.held.len >= kBuf) return -2;  // full: the caller stops reading (see Wanted)
-  ssize_t n = read(fd, d.held.buf + d.held.len, kBuf - d.held.len);
-  if (n > 0) d.held.len += static_cast<uint32_t>(n);
-  return n;
+  if (d.held.len == 0) return PassFin(s, d, dst);
+  return true;
 }
 
-// Read what `src` has and send it on. Returns false when the session ended.
-bool Pump(Session* s, End* src) {
+// Read what `src` has (at most `*budget` reads) and send it on. Returns false when the
+// session ended.
+bool Pump(Session* s, Dir& d, End* src, End* dst, Dir& back, int* budget) {
   bool fromClient = src->side == kClient;
-  End* dst = fromClient ? s->up : s->client;
-  Dir& d = fromClient ? s->in : s->out;
-  for (int i = 0; i < kReadsPerWake; i++) {
+  while (src->readable && !d.eof && d.held.len < kBuf) {
+    if (*budget == 0) return true;
+    --*budget;
     bool behind = d.held.len != 0;
-    ssize_t n = behind ? ReadBehind(d, src->fd) : read(src->fd, g.rbuf, kBuf);
-    if (n == -2) return true;
+    uint8_t* into = g.rbuf;
+    size_t room = kBuf;
+    if (behind) {
+      // The destination is full: read in behind what it has not taken (the source's FIN
+      // can so be read while bytes wait).
+      if (d.held.off != 0) {
+        memmove(d.held.buf, d.held.buf + d.held.off, d.held.len);
+        d.held.off = 0;
+      }
+      into = d.held.buf + d.held.len;
+      room = kBuf - d.held.len;
+    }
+    ssize_t n = read(src->fd, into, room);
     if (n > 0) {
       s->activity++;
       if (fromClient) s->bytesIn += n;
       else s->bytesOut += n;
-      if (behind) return true;  // the destination's poll says when it takes more
-      ssize_t w = Send(dst->fd, g.rbuf, n);
+      // A short read took all there was, unless a FIN or an error is behind it.
+      if (static_cast<size_t>(n) < room && !src->hup) src->readable = false;
+      if (behind) {
+        d.held.len += static_cast<uint32_t>(n);
+        continue;
+      }
+      ssize_t w = dst->writable ? Send(dst->fd, g.rbuf, n) : 0;
       if (w < 0) {
         Failed(s, dst->side, static_cast<int>(-w));
         return false;
       }
       if (w < n) {
+        dst->writable = false;
         Hold(d, g.rbuf + w, n - w);
-        return true;
       }
-      if (static_cast<size_t>(n) < kBuf) return true;  // most likely all there was
       continue;
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-      Failed(s, src->side, errno);
-      return false;
-    }
-    // FIN. A zero-length send to that side shows whether it was a reset behind the data
-    // (a side we already sent our FIN to cannot be written: no probe there).
-    d.eof = true;
-    if (s->firstFin < 0) s->firstFin = src->side;
-    Dir& back = fromClient ? s->out : s->in;
-    if (!back.shut) {
-      ssize_t r = Send(src->fd, nullptr, 0);
-      if (r < 0) {
-        Failed(s, src->side, static_cast<int>(-r));
-        return false;
+    if (n == 0) return SourceEnded(s, d, src, dst, back);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      src->readable = false;
+      if (src->error) {
+        int err = SockError(src->fd);
+        src->error = false;
+        if (err != 0) {
+          Failed(s, src->side, err);
+          return false;
+        }
       }
+      return true;
     }
-    if (d.held.len == 0) return PassFin(s, d, dst);
-    return true;
+    Failed(s, src->side, errno);
+    return false;
   }
   return true;
+}
+
+// Move bytes both ways until nothing more can move now. Returns false when the session ended.
+bool Run(Session* s) {
+  int budget = kReadsPerTurn;
+  for (;;) {
+    End* c = s->client;
+    End* u = s->up;
+    double before = s->activity;
+    if (!Drain(s, s->in, u) || !Drain(s, s->out, c)) return false;
+    if (!Pump(s, s->in, c, u, s->out, &budget) || !Pump(s, s->out, u, c, s->in, &budget)) return false;
+    if (budget == 0) {
+      bool more = (c->readable && !s->in.eof && s->in.held.len < kBuf) || (u->readable && !s->out.eof && s->out.held.len < kBuf);
+      if (more && !s->again) {
+        s->again = true;
+        g.again.push_back(s);
+        uv_idle_start(&g.idle, RunAgain);
+      }
+      return true;
+    }
+    if (s->activity == before) return true;
+  }
 }
 
 void Connected(Session* s) {
   s->connected = true;
   s->activity++;
+  s->up->writable = true;
+  s->client->writable = true;  // an accepted socket has room; a short send says otherwise
   if (!s->header.empty()) {
     ssize_t w = Send(s->up->fd, s->header.data(), s->header.size());
     if (w < 0) {
       Failed(s, kUpstream, static_cast<int>(-w));
       return;
     }
-    if (static_cast<size_t>(w) < s->header.size()) Hold(s->in, s->header.data() + w, s->header.size() - w);
+    if (static_cast<size_t>(w) < s->header.size()) {
+      s->up->writable = false;
+      Hold(s->in, s->header.data() + w, s->header.size() - w);
+    }
   }
-  Update(s, s->up);
-  Update(s, s->client);
+  // Registering reports the client's readiness at once (bytes it sent while we dialled).
+  if (!Register(s->client)) {
+    int err = errno;
+    s->connected = false;  // not in the set: nothing to take out
+    Finish(s, kClient, err, true);
+    return;
+  }
   CallJs(s->id, kConnected, 0, 0);
 }
 
 // The attempt failed: its socket is closed and JavaScript decides (retry or give up).
 void ConnectFailed(Session* s, int err) {
-  CloseEnd(s->up);
-  s->up = nullptr;
+  CloseUp(s);
   CallJs(s->id, kConnectFailed, -err, 0);
 }
 
-void OnPoll(uv_poll_t* h, int status, int events) {
-  End* e = static_cast<End*>(h->data);
+void OnEvent(End* e, uint32_t ev) {
   Session* s = e->s;
-  if (s == nullptr || s->done) return;
-  g.depth++;
-  if (status < 0) {
-    // libuv reports EPOLLERR as UV_EBADF and stops the poll: the socket's error says what.
-    // On an established socket, bytes that came before a reset are read (and sent on) first,
-    // and the read behind them meets the reset.
-    e->events = 0;
-    if (e->side == kUpstream && !s->connected) {
-      int err = SockError(e->fd);
-      ConnectFailed(s, err != 0 ? err : ECONNREFUSED);
-    } else if (Pump(s, e)) {
-      int err = SockError(e->fd);
-      if (err != 0) {
-        Failed(s, e->side, err);
-      } else {
-        Update(s, s->client);
-        Update(s, s->up);
-      }
-    }
-  } else if (e->side == kUpstream && !s->connected) {
+  if (e->dead || s->done) return;
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->readable = true;
+  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) e->writable = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->hup = true;
+  if (ev & EPOLLERR) e->error = true;
+  if (e->side == kUpstream && !s->connected) {
     int err = SockError(e->fd);
     if (err != 0) ConnectFailed(s, err);
-    else Connected(s);
-  } else {
-    bool alive = true;
-    if (events & UV_WRITABLE) alive = Drain(s, e);
-    if (alive && (events & UV_READABLE)) alive = Pump(s, e);
-    if (alive) {
-      Update(s, s->client);
-      Update(s, s->up);
+    else if (ev & EPOLLOUT) Connected(s);
+    return;
+  }
+  if (!s->connected) return;
+  Run(s);
+}
+
+void FreeDead() {
+  for (End* e : g.deadEnds) delete e;
+  g.deadEnds.clear();
+  for (Session* s : g.deadSessions) delete s;
+  g.deadSessions.clear();
+}
+
+void OnEpoll(uv_poll_t*, int status, int) {
+  if (status < 0) return;
+  epoll_event evs[kEvents];
+  int n;
+  do n = epoll_wait(g.epfd, evs, kEvents, 0); while (n < 0 && errno == EINTR);
+  g.depth++;
+  for (int i = 0; i < n; i++) OnEvent(static_cast<End*>(evs[i].data.ptr), evs[i].events);
+  g.depth--;
+  FreeDead();
+}
+
+// Sessions that stopped at their read budget go on, one turn each, in order.
+void RunAgain(uv_idle_t*) {
+  std::vector<Session*> turn;
+  turn.swap(g.again);
+  if (g.again.empty()) uv_idle_stop(&g.idle);
+  g.depth++;
+  for (Session* s : turn) {
+    s->again = false;
+    if (s->done) {
+      g.deadSessions.push_back(s);
+      continue;
     }
+    Run(s);
   }
-  if (--g.depth == 0 && !g.graveyard.empty()) {
-    for (Session* dead : g.graveyard) delete dead;
-    g.graveyard.clear();
-  }
+  g.depth--;
+  if (!g.again.empty()) uv_idle_start(&g.idle, RunAgain);
+  FreeDead();
 }
 
 // "1.2.3.4" / "::1" + port → sockaddr.
@@ -472,17 +560,11 @@ bool ParseAddr(const char* host, int port, int family, sockaddr_storage* out, so
   return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
 }
 
-End* NewEnd(Session* s, int fd, int side, bool ownsFd) {
+End* NewEnd(Session* s, int fd, int side) {
   End* e = new End();
   e->s = s;
   e->fd = fd;
   e->side = side;
-  e->ownsFd = ownsFd;
-  if (uv_poll_init_socket(g.loop, &e->poll, fd) < 0) {
-    delete e;
-    return nullptr;
-  }
-  e->poll.data = e;
   return e;
 }
 
@@ -505,8 +587,21 @@ napi_value Init(napi_env env, napi_callback_info info) {
   if (g.statsRef) napi_delete_reference(env, g.statsRef);
   napi_create_reference(env, argv[1], 1, &g.callback);
   napi_create_reference(env, argv[0], 1, &g.statsRef);
-  napi_get_uv_event_loop(env, &g.loop);
-  if (!g.rbuf) g.rbuf = static_cast<uint8_t*>(malloc(kBuf));
+  if (g.epfd < 0) {
+    napi_get_uv_event_loop(env, &g.loop);
+    g.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (g.epfd < 0) {
+      napi_throw_error(env, "EMFILE", "tcp relay: epoll_create1 failed");
+      return nullptr;
+    }
+    uv_poll_init(g.loop, &g.epPoll, g.epfd);
+    uv_poll_start(&g.epPoll, UV_READABLE, OnEpoll);
+    // The relay's poll keeps the process alive only while it has sessions (Live).
+    uv_unref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
+    uv_idle_init(g.loop, &g.idle);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&g.idle));
+    g.rbuf = static_cast<uint8_t*>(malloc(kBuf));
+  }
   if (!g.actx) {
     napi_value res, name;
     napi_ref keep;
@@ -537,12 +632,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_get_buffer_info(env, argv[1], &data, &len);
     s->header.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + len);
   }
-  s->client = NewEnd(s, fd, kClient, false);
-  if (s->client == nullptr) {
-    delete s;
-    napi_throw_error(env, "EEXIST", "open: the fd is already polled");
-    return nullptr;
-  }
+  s->client = NewEnd(s, fd, kClient);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (!g.freeIds.empty()) {
@@ -553,6 +643,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     s->id = static_cast<int>(g.sessions.size());
     g.sessions.push_back(s);
   }
+  Live(1);
   napi_value out;
   napi_create_int32(env, s->id, &out);
   return out;
@@ -578,8 +669,7 @@ napi_value Dial(napi_env env, napi_callback_info info) {
     napi_throw_error(env, nullptr, "dial: already connected");
     return nullptr;
   }
-  CloseEnd(s->up);
-  s->up = nullptr;
+  CloseUp(s);
   int result = 0;
   sockaddr_storage sa;
   socklen_t salen;
@@ -598,12 +688,11 @@ napi_value Dial(napi_env env, napi_callback_info info) {
         result = -errno;
         close(fd);
       } else {
-        s->up = NewEnd(s, fd, kUpstream, true);
-        if (s->up == nullptr) {
-          close(fd);
-          result = -EEXIST;
-        } else {
-          Update(s, s->up);
+        // EPOLLOUT (or EPOLLERR) says when the connect is done.
+        s->up = NewEnd(s, fd, kUpstream);
+        if (!Register(s->up)) {
+          result = -errno;
+          CloseUp(s);
         }
       }
     }
