@@ -385,13 +385,14 @@ bool Pump(Session* s, Dir& d, End* src, End* dst, Dir& back, int* budget) {
     size_t room = kBuf;
     if (behind) {
       // The destination is full: read in behind what it has not taken (the source's FIN
-      // can so be read while bytes wait).
-      if (d.held.off != 0) {
+      // can so be read while bytes wait). The held bytes move to the front only when the
+      // room behind them is too small to be worth a read.
+      if (d.held.off != 0 && kBuf - d.held.off - d.held.len < kBuf / 4) {
         memmove(d.held.buf, d.held.buf + d.held.off, d.held.len);
         d.held.off = 0;
       }
-      into = d.held.buf + d.held.len;
-      room = kBuf - d.held.len;
+      into = d.held.buf + d.held.off + d.held.len;
+      room = kBuf - d.held.off - d.held.len;
     }
     ssize_t n = read(src->fd, into, room);
     if (n > 0) {
