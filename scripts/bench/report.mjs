@@ -130,6 +130,8 @@ export function machine(toolNames) {
     lbSrcUncommitted: dirty === null ? null : dirty.length > 0,
     // lb's UDP listeners use the batched addon when `npm ci` could build it (else dgram handles).
     lbUdpBatch: existsSync(path.join(ROOT, 'build', 'Release', 'udp_batch.node')),
+    // lb's TCP listeners use the native relay when it was built and LB_TCP_NATIVE is not 0.
+    lbTcpRelay: existsSync(path.join(ROOT, 'build', 'Release', 'tcp_relay.node')) && process.env.LB_TCP_NATIVE !== '0',
     loadAtStart: loadavg(),
     tools,
   };

@@ -81,6 +81,33 @@ t.test('healthz, status, metrics', async (t) => {
   t.equal(perBackend, 5);
 });
 
+t.test('bytes of a session still open show in /status and /metrics at once', async (t) => {
+  // The default idle_timeout (1h) makes the idle sweep run once a second; a session's bytes
+  // must not wait for it (the native relay counts them in C++ and credits them when asked).
+  const lb = await startLb(t, config());
+  const admin = lb.runtime.admin!.port;
+  const s = await connect(lb.port('front'), '127.0.0.1', false);
+  t.teardown(() => s.destroy());
+  const payload = Buffer.alloc(3000, 0x62);
+  s.write(payload);
+  await new Promise<void>((resolve) => {
+    let echoed = 0;
+    s.on('data', (chunk: Buffer) => {
+      echoed += chunk.length;
+      if (echoed === payload.length) resolve();
+    });
+  });
+  const doc = JSON.parse((await request(admin, 'GET', '/status')).body) as StatusDoc;
+  t.match(doc.listeners[0], { active: 1, bytes_in: 3000, bytes_out: 3000 }, 'listener counters include the open session');
+  const backend = doc.pools[0]!.backends.find((x) => x.active === 1)!;
+  t.match(backend, { bytes_in: 3000, bytes_out: 3000 }, 'and so do its backend\'s');
+  const e = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(value(e, 'lb_listener_in_bytes_total', { listener: 'front' }), 3000);
+  t.equal(value(e, 'lb_listener_out_bytes_total', { listener: 'front' }), 3000);
+  s.end();
+  await once(s, 'close');
+});
+
 t.test('error codes: 404 route, 405 method, 404 pool and backend, 400 encoding', async (t) => {
   const lb = await startLb(t, config());
   const admin = lb.runtime.admin!.port;
