@@ -69,7 +69,7 @@ struct End {
   int side;
   bool readable = false;  // more may be read (cleared by a short read or EAGAIN)
   bool writable = false;  // a send may take bytes (cleared by a short send)
-  bool hup = false;       // the peer's FIN or an error is there: read on to it
+  bool hup = false;       // a FIN, an error or urgent data is there: read on to EAGAIN
   bool error = false;     // EPOLLERR: the socket's error says what
   bool dead = false;      // closed; events still in the current batch are skipped
 };
@@ -97,6 +97,7 @@ struct Session {
   bool connected = false;
   bool done = false;
   bool again = false;  // in the queue for the next turn
+  bool outFirst = false;  // which direction reads first this turn (they take turns)
   int firstFin = -1;   // the side whose FIN came first: it names a normal end
   double bytesIn = 0;
   double bytesOut = 0;
@@ -156,7 +157,7 @@ bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* arg
 Session* SessionOf(napi_env env, napi_value v) {
   bool ok = true;
   int32_t id = Int(env, v, &ok);
-  if (!ok || id < 0 || static_cast<size_t>(id) >= g.sessions.size() || g.sessions[id] == nullptr) {
+  if (!ok || id < 0 || static_cast<size_t>(id) >= g.sessions.size() || g.sessions[id] == nullptr || g.sessions[id]->done) {
     napi_throw_range_error(env, nullptr, "no such session");
     return nullptr;
   }
@@ -245,7 +246,9 @@ void Unhold(Dir& d) {
 
 bool Register(End* e) {
   epoll_event ev;
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  // EPOLLPRI: urgent data ends a read at its mark with bytes still queued behind it, and
+  // no new edge comes for those; such a socket is read on to EAGAIN from then on.
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = e;
   return epoll_ctl(g.epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0;
 }
@@ -256,12 +259,15 @@ void FreeEnd(End* e) {
   else delete e;
 }
 
-// The upstream fd is ours: close() also takes it out of the epoll set (it is never dup'ed).
+// The upstream fd is ours. It leaves the epoll set explicitly: close() alone would leave the
+// registration (and its pointer to a freed End) alive while a forked child still held a copy
+// of the fd.
 void CloseUp(Session* s) {
   End* e = s->up;
   if (e == nullptr) return;
   s->up = nullptr;
   e->dead = true;
+  epoll_ctl(g.epfd, EPOLL_CTL_DEL, e->fd, nullptr);
   close(e->fd);
   FreeEnd(e);
 }
@@ -399,7 +405,7 @@ bool Pump(Session* s, Dir& d, End* src, End* dst, Dir& back, int* budget) {
       s->activity++;
       if (fromClient) s->bytesIn += n;
       else s->bytesOut += n;
-      // A short read took all there was, unless a FIN or an error is behind it.
+      // A short read took all there was, unless a FIN, an error or urgent data is behind it.
       if (static_cast<size_t>(n) < room && !src->hup) src->readable = false;
       if (behind) {
         d.held.len += static_cast<uint32_t>(n);
@@ -444,7 +450,12 @@ bool Run(Session* s) {
     End* u = s->up;
     double before = s->activity;
     if (!Drain(s, s->in, u) || !Drain(s, s->out, c)) return false;
-    if (!Pump(s, s->in, c, u, s->out, &budget) || !Pump(s, s->out, u, c, s->in, &budget)) return false;
+    // The read budget is shared: the direction that reads first changes every round, so a
+    // client that keeps every read full cannot starve the replies.
+    s->outFirst = !s->outFirst;
+    bool ok = s->outFirst ? Pump(s, s->out, u, c, s->in, &budget) && Pump(s, s->in, c, u, s->out, &budget)
+                          : Pump(s, s->in, c, u, s->out, &budget) && Pump(s, s->out, u, c, s->in, &budget);
+    if (!ok) return false;
     if (budget == 0) {
       bool more = (c->readable && !s->in.eof && s->in.held.len < kBuf) || (u->readable && !s->out.eof && s->out.held.len < kBuf);
       if (more && !s->again) {
@@ -493,9 +504,9 @@ void ConnectFailed(Session* s, int err) {
 void OnEvent(End* e, uint32_t ev) {
   Session* s = e->s;
   if (e->dead || s->done) return;
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->readable = true;
+  if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->readable = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) e->writable = true;
-  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->hup = true;
+  if (ev & (EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e->hup = true;
   if (ev & EPOLLERR) e->error = true;
   if (e->side == kUpstream && !s->connected) {
     int err = SockError(e->fd);
@@ -666,9 +677,10 @@ napi_value Dial(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "dial(id, 4 | 6, ip, port)");
     return nullptr;
   }
+  napi_value out;
   if (s->connected) {
-    napi_throw_error(env, nullptr, "dial: already connected");
-    return nullptr;
+    napi_create_int32(env, -EISCONN, &out);
+    return out;
   }
   CloseUp(s);
   int result = 0;
@@ -698,9 +710,19 @@ napi_value Dial(napi_env env, napi_callback_info info) {
       }
     }
   }
-  napi_value out;
   napi_create_int32(env, result, &out);
   return out;
+}
+
+// abort(id): drop the connect attempt in flight, if any (a connect timeout; JavaScript then
+// retries or gives up). Its events, even ones already fetched, are not delivered.
+napi_value Abort(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  Session* s = SessionOf(env, argv[0]);
+  if (!s) return nullptr;
+  if (!s->connected) CloseUp(s);
+  return Undefined(env);
 }
 
 // close(id): end the session now (drain, timeouts, shutdown); stats hold its last counters.
@@ -761,7 +783,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
     const char* name;
     napi_callback cb;
   } fns[] = {
-      {"init", Init}, {"open", Open}, {"dial", Dial}, {"close", Close}, {"stats", Stats}, {"local", Local},
+      {"init", Init}, {"open", Open}, {"dial", Dial}, {"abort", Abort}, {"close", Close}, {"stats", Stats}, {"local", Local},
   };
   for (const Fn& f : fns) {
     napi_value fn;

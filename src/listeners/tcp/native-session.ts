@@ -184,6 +184,9 @@ export class NativeTcpSession implements RelayOwner {
 
   private connectFailed(code: string): void {
     const b = this.backend!;
+    // A timed-out attempt is still in flight: drop it before the next one (whose dial may
+    // wait for a lookup), so that its late connect cannot pass for the next attempt's.
+    if (!this.done) this.relay.abort(this.id);
     this.detail = code;
     this.pool.reportConnectFailure(b, code);
     if (this.done) return;

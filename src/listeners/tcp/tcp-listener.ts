@@ -93,8 +93,8 @@ export class TcpListener {
 
   /** Credit the bytes native sessions moved since the last look (before counters are read). */
   syncCounters(): void {
-    if (tcpRelay === null) return;
-    for (const s of this.sessions) (s as NativeTcpSession).syncCounters();
+    if (tcpRelay === null || !this.rawMode) return;
+    for (const s of this.sessions) if (s instanceof NativeTcpSession) s.syncCounters();
   }
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */

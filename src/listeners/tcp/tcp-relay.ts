@@ -17,6 +17,8 @@ interface Addon {
   open(fd: number, header: Buffer | null): number;
   /** Connect to an IP literal; 0 or a negative errno. Drops an attempt still in flight. */
   dial(id: number, family: 4 | 6, host: string, port: number): number;
+  /** Drop the connect attempt in flight (its events are not delivered). */
+  abort(id: number): void;
   /** End the session now; the stats array then holds its last counters. */
   close(id: number): void;
   /** Fill the stats array for a session. */
@@ -47,7 +49,7 @@ export interface RelayOwner {
   relayEvent(event: number, a: number, b: number): void;
 }
 
-export type TcpRelay = Pick<Addon, 'dial' | 'local'> & {
+export type TcpRelay = Pick<Addon, 'dial' | 'abort' | 'local'> & {
   /** Bytes held per direction at most (lb's high-water mark). */
   readonly heldMax: number;
   /** The shared stats array: a session's last counters while its "ended" event runs. */
@@ -85,6 +87,7 @@ function load(): TcpRelay | null {
       return id;
     },
     dial: addon.dial,
+    abort: addon.abort,
     local: addon.local,
     close(id) {
       owners[id] = undefined;
