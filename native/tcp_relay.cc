@@ -33,6 +33,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi_common.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -46,6 +48,10 @@
 #include <vector>
 
 namespace {
+
+using lbnative::AddressPair;
+using lbnative::GetArgs;
+using lbnative::Undefined;
 
 constexpr size_t kBuf = 64 * 1024;
 // Reads per session per turn: a session with more goes to the back of the queue for the next
@@ -132,26 +138,10 @@ State g;
 
 void RunAgain(uv_idle_t*);
 
-napi_value Undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
 int32_t Int(napi_env env, napi_value v, bool* ok) {
   int32_t out = 0;
   if (napi_get_value_int32(env, v, &out) != napi_ok) *ok = false;
   return out;
-}
-
-bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < want) {
-    napi_throw_type_error(env, nullptr, "too few arguments");
-    return false;
-  }
-  return true;
 }
 
 Session* SessionOf(napi_env env, napi_value v) {
@@ -165,23 +155,10 @@ Session* SessionOf(napi_env env, napi_value v) {
 }
 
 void CallJs(int id, int event, int a, int b) {
-  napi_env env = g.env;
   napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value cb, argv[4], global, result;
-  napi_get_reference_value(env, g.callback, &cb);
-  napi_get_global(env, &global);
-  napi_create_int32(env, id, &argv[0]);
-  napi_create_int32(env, event, &argv[1]);
-  napi_create_int32(env, a, &argv[2]);
-  napi_create_int32(env, b, &argv[3]);
-  napi_status st = napi_make_callback(env, g.actx, global, cb, 4, argv, &result);
-  if (st == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
+  napi_open_handle_scope(g.env, &scope);
+  lbnative::CallInts(g.env, g.actx, g.callback, {id, event, a, b});
+  napi_close_handle_scope(g.env, scope);
 }
 
 void FillStats(Session* s) {
@@ -614,14 +591,7 @@ napi_value Init(napi_env env, napi_callback_info info) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&g.idle));
     g.rbuf = static_cast<uint8_t*>(malloc(kBuf));
   }
-  if (!g.actx) {
-    napi_value res, name;
-    napi_ref keep;
-    napi_create_object(env, &res);
-    napi_create_reference(env, res, 1, &keep);
-    napi_create_string_utf8(env, "lb:tcp-relay", NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, res, name, &g.actx);
-  }
+  lbnative::InitAsyncContext(env, "lb:tcp-relay", &g.actx);
   return Undefined(env);
 }
 
@@ -758,41 +728,14 @@ napi_value Local(napi_env env, napi_callback_info info) {
     napi_get_null(env, &out);
     return out;
   }
-  char text[INET6_ADDRSTRLEN] = "";
-  int port;
-  if (sa.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&sa);
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&sa);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  }
-  napi_value t, p;
-  napi_create_array_with_length(env, 2, &out);
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &t);
-  napi_create_int32(env, port, &p);
-  napi_set_element(env, out, 0, t);
-  napi_set_element(env, out, 1, p);
-  return out;
+  return AddressPair(env, sa);
 }
 
 napi_value ModuleInit(napi_env env, napi_value exports) {
-  struct Fn {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {
+  lbnative::ExportFunctions(env, exports, {
       {"init", Init}, {"open", Open}, {"dial", Dial}, {"abort", Abort}, {"close", Close}, {"stats", Stats}, {"local", Local},
-  };
-  for (const Fn& f : fns) {
-    napi_value fn;
-    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
-    napi_set_named_property(env, exports, f.name, fn);
-  }
-  napi_value v;
-  napi_create_int32(env, static_cast<int32_t>(kBuf), &v);
-  napi_set_named_property(env, exports, "HELD_MAX", v);
+  });
+  lbnative::ExportInt(env, exports, "HELD_MAX", static_cast<int32_t>(kBuf));
   return exports;
 }
 

@@ -19,6 +19,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi_common.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,10 @@
 #include <vector>
 
 namespace {
+
+using lbnative::AddressPair;
+using lbnative::GetArgs;
+using lbnative::Undefined;
 
 constexpr int kBatch = 32;
 constexpr size_t kSlot = 65536;
@@ -83,12 +89,6 @@ struct State {
 
 State g;
 
-napi_value Undefined(napi_env env) {
-  napi_value u;
-  napi_get_undefined(env, &u);
-  return u;
-}
-
 void ThrowErrno(napi_env env, int err, const char* syscall) {
   const char* code = uv_err_name(-err);
   char msg[160];
@@ -104,16 +104,6 @@ void ThrowErrno(napi_env env, int err, const char* syscall) {
   napi_create_int32(env, -err, &n);
   napi_set_named_property(env, e, "errno", n);
   napi_throw(env, e);
-}
-
-bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < want) {
-    napi_throw_type_error(env, nullptr, "too few arguments");
-    return false;
-  }
-  return true;
 }
 
 // An int32 argument; false (with a TypeError thrown) when it is not a number.
@@ -259,17 +249,7 @@ void Flush() {
 
 // Calls the JavaScript callback with (id, count); an exception becomes an uncaught exception.
 void CallJs(napi_env env, int id, int count) {
-  napi_value cb, argv[2], global, result;
-  napi_get_reference_value(env, g.callback, &cb);
-  napi_get_global(env, &global);
-  napi_create_int32(env, id, &argv[0]);
-  napi_create_int32(env, count, &argv[1]);
-  napi_status st = napi_make_callback(env, g.actx, global, cb, 2, argv, &result);
-  if (st == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
+  lbnative::CallInts(env, g.actx, g.callback, {id, count});
 }
 
 // Sockets closed since their refusal was recorded are gone from g.refused (Close removes them),
@@ -349,15 +329,7 @@ napi_value Init(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[2], 1, &g.callback);
   napi_create_reference(env, argv[0], 1, &g.arenaRef);
   napi_create_reference(env, argv[1], 1, &g.metaRef);
-  if (!g.actx) {
-    // The async resource is held strongly for the life of the process (Node keeps it weakly).
-    napi_value res, name;
-    napi_ref keep;
-    napi_create_object(env, &res);
-    napi_create_reference(env, res, 1, &keep);
-    napi_create_string_utf8(env, "lb:udp-batch", NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, res, name, &g.actx);
-  }
+  lbnative::InitAsyncContext(env, "lb:udp-batch", &g.actx);
   g.queue.reserve(kBatch * 2);
   for (int i = 0; i < kBatch; i++) {
     g.riov[i].iov_base = g.arena + static_cast<size_t>(i) * kSlot;
@@ -492,24 +464,7 @@ napi_value Local(napi_env env, napi_callback_info info) {
     ThrowErrno(env, errno, "getsockname");
     return nullptr;
   }
-  char text[INET6_ADDRSTRLEN] = "";
-  int port;
-  if (sa.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<sockaddr_in*>(&sa);
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&sa);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  }
-  napi_value out, t, p;
-  napi_create_array_with_length(env, 2, &out);
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &t);
-  napi_create_int32(env, port, &p);
-  napi_set_element(env, out, 0, t);
-  napi_set_element(env, out, 1, p);
-  return out;
+  return AddressPair(env, sa);
 }
 
 // slotAddress(slot) → the source address of the datagram in that slot, as text.
@@ -678,26 +633,14 @@ napi_value SendDrops(napi_env env, napi_callback_info) {
 }
 
 napi_value ModuleInit(napi_env env, napi_value exports) {
-  struct Fn {
-    const char* name;
-    napi_callback cb;
-  } fns[] = {
+  lbnative::ExportFunctions(env, exports, {
       {"init", Init}, {"open", Open}, {"connect", Connect}, {"start", Start}, {"local", Local},
       {"slotAddress", SlotAddress}, {"peer", Peer}, {"freePeer", FreePeer}, {"send", Send},
       {"sendBuffer", SendBuffer}, {"setPrefix", SetPrefix}, {"close", Close}, {"sendDrops", SendDrops},
-  };
-  for (const Fn& f : fns) {
-    napi_value fn;
-    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
-    napi_set_named_property(env, exports, f.name, fn);
-  }
-  napi_value v;
-  napi_create_int32(env, kBatch, &v);
-  napi_set_named_property(env, exports, "BATCH", v);
-  napi_create_int32(env, static_cast<int32_t>(kSlot), &v);
-  napi_set_named_property(env, exports, "SLOT", v);
-  napi_create_int32(env, kMetaWords, &v);
-  napi_set_named_property(env, exports, "META_WORDS", v);
+  });
+  lbnative::ExportInt(env, exports, "BATCH", kBatch);
+  lbnative::ExportInt(env, exports, "SLOT", static_cast<int32_t>(kSlot));
+  lbnative::ExportInt(env, exports, "META_WORDS", kMetaWords);
   return exports;
 }
 

@@ -1,0 +1,102 @@
+// What lb's two addons (udp_batch.cc, tcp_relay.cc) share: N-API argument and value
+// plumbing, the async context their callbacks run in, and socket address text.
+#pragma once
+
+#include <node_api.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <initializer_list>
+
+namespace lbnative {
+
+inline napi_value Undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// The first `want` arguments; false (with a TypeError thrown) when fewer were passed.
+inline bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < want) {
+    napi_throw_type_error(env, nullptr, "too few arguments");
+    return false;
+  }
+  return true;
+}
+
+// An async context for callbacks into JavaScript, created once. Its resource object is held
+// strongly for the life of the process (Node keeps it weakly).
+inline void InitAsyncContext(napi_env env, const char* name, napi_async_context* actx) {
+  if (*actx) return;
+  napi_value res, text;
+  napi_ref keep;
+  napi_create_object(env, &res);
+  napi_create_reference(env, res, 1, &keep);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &text);
+  napi_async_init(env, res, text, actx);
+}
+
+// Calls `cb` in `actx` with `argc` int32 arguments; an exception becomes an uncaught one.
+inline void CallInts(napi_env env, napi_async_context actx, napi_ref cb, std::initializer_list<int> args) {
+  napi_value fn, global, result, argv[4];
+  size_t argc = 0;
+  for (int a : args) {
+    if (argc == 4) break;
+    napi_create_int32(env, a, &argv[argc++]);
+  }
+  napi_get_reference_value(env, cb, &fn);
+  napi_get_global(env, &global);
+  if (napi_make_callback(env, actx, global, fn, argc, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+}
+
+// [address text, port] of an IPv4 or IPv6 socket address.
+inline napi_value AddressPair(napi_env env, const sockaddr_storage& sa) {
+  char text[INET6_ADDRSTRLEN] = "";
+  int port;
+  if (sa.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  }
+  napi_value out, t, p;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &t);
+  napi_create_int32(env, port, &p);
+  napi_set_element(env, out, 0, t);
+  napi_set_element(env, out, 1, p);
+  return out;
+}
+
+struct Export {
+  const char* name;
+  napi_callback cb;
+};
+
+inline void ExportFunctions(napi_env env, napi_value exports, std::initializer_list<Export> fns) {
+  for (const Export& f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+}
+
+inline void ExportInt(napi_env env, napi_value exports, const char* name, int32_t value) {
+  napi_value v;
+  napi_create_int32(env, value, &v);
+  napi_set_named_property(env, exports, name, v);
+}
+
+}  // namespace lbnative
