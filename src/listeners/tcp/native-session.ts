@@ -15,8 +15,7 @@ import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
-import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
-import { errname, type TcpHandle } from './raw-handles.js';
+import { errname, proxyHeaderFor, type TcpHandle } from './raw-handles.js';
 import {
   EV_CONNECTED, EV_CONNECT_FAILED, FLAG_CLIENT_EOF, FLAG_CLIENT_SHUT, FLAG_CONNECTED, FLAG_UPSTREAM_EOF, SIDE_CLIENT,
   ST_ACTIVITY, ST_BYTES_IN, ST_BYTES_OUT, ST_FLAGS, ST_HELD_CLIENT, ST_HELD_UP, type RelayOwner, type TcpRelay,
@@ -71,7 +70,7 @@ export class NativeTcpSession implements RelayOwner {
   start(): void {
     const pp = this.listener.config.proxyProtocol;
     try {
-      this.id = this.relay.open(this, this.client.fd, pp === 'off' ? null : this.proxyHeader(pp));
+      this.id = this.relay.open(this, this.client.fd, pp === 'off' ? null : proxyHeaderFor(this.client, this.peerAddress, this.clientPort, pp));
     } catch (err) {
       this.relayDone = true;
       this.finish('error', (err as NodeJS.ErrnoException).code ?? 'EINVAL');
@@ -195,14 +194,6 @@ export class NativeTcpSession implements RelayOwner {
     if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
     if (this.attempts <= this.pool.config.retries) this.dial();
     else this.finish('connect_failed', code);
-  }
-
-  private proxyHeader(version: 'v1' | 'v2'): Buffer {
-    const local: Record<string, unknown> = {};
-    this.client.getsockname(local);
-    const src = { ip: this.peerAddress, port: this.clientPort };
-    const dst = { ip: String(local['address'] ?? ''), port: Number(local['port'] ?? 0) };
-    return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
   }
 
   // --- sweeps and counters ---

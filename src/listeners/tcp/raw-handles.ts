@@ -6,6 +6,8 @@
 // is built on (process.binding('tcp_wrap'), ('stream_wrap'), public since Node 0.x and still
 // allow-listed in Node 20-24). When a future Node lacks one of them, `raw` is null and lb
 // falls back to net.Socket sessions (tcp-session.ts): slower, never wrong.
+import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
+
 export { errname } from '../errno.js';
 
 /** A connect, write or shutdown request: plain objects that libuv fills and calls back. */
@@ -97,4 +99,16 @@ export const raw: RawTcp | null = load();
 export function serverHandle(server: unknown): { onconnection: (err: number, h: TcpHandle | undefined) => void } | null {
   const h = (server as { _handle?: { onconnection?: unknown } | null })._handle;
   return h !== null && h !== undefined && typeof h.onconnection === 'function' ? (h as { onconnection: (err: number, h: TcpHandle | undefined) => void }) : null;
+}
+
+/**
+ * The PROXY header for a client accepted as a bare handle: its address as accepted
+ * (`peerAddress`, IPv4-mapped form kept) and port, and the handle's local address.
+ */
+export function proxyHeaderFor(client: TcpHandle, peerAddress: string, peerPort: number, version: 'v1' | 'v2'): Buffer {
+  const local: Record<string, unknown> = {};
+  client.getsockname(local);
+  const src = { ip: peerAddress, port: peerPort };
+  const dst = { ip: String(local['address'] ?? ''), port: Number(local['port'] ?? 0) };
+  return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
 }

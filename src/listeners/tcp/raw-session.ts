@@ -17,9 +17,8 @@ import type { Pool } from '../../pool/pool.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
-import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
 import { readBuffer, takeChunk, releaseChunk } from './read-buffer.js';
-import { UV_EOF, errname, type RawTcp, type Req, type TcpHandle } from './raw-handles.js';
+import { UV_EOF, errname, proxyHeaderFor, type RawTcp, type Req, type TcpHandle } from './raw-handles.js';
 import type { TcpListener } from './tcp-listener.js';
 
 /** Bytes lb holds for one peer before it stops reading the other (libuv's write queue). */
@@ -186,7 +185,7 @@ export class RawTcpSession {
     client.useUserBuffer(readBuffer());
     client.onread = clientRead;
     const pp = this.listener.config.proxyProtocol;
-    if (pp !== 'off') this.write(up, this.proxyHeader(pp));
+    if (pp !== 'off') this.write(up, proxyHeaderFor(this.client, this.peerAddress, this.clientPort, pp));
     client.readStart();
   }
 
@@ -222,14 +221,6 @@ export class RawTcpSession {
     if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
     if (this.attempts <= this.pool.config.retries) this.dial();
     else this.finish('connect_failed', code);
-  }
-
-  private proxyHeader(version: 'v1' | 'v2'): Buffer {
-    const local: Record<string, unknown> = {};
-    this.client.getsockname(local);
-    const src = { ip: this.peerAddress, port: this.clientPort };
-    const dst = { ip: String(local['address'] ?? ''), port: Number(local['port'] ?? 0) };
-    return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
   }
 
   // --- the splice ---
