@@ -14,7 +14,9 @@ import { startUdpEcho, udpClient } from '../support/udp.js';
 import { randomPayload, sha256 } from '../support/random.js';
 
 const addonBuilt = existsSync(new URL('../../build/Release/udp_batch.node', import.meta.url));
-const relayBuilt = existsSync(new URL('../../build/Release/tcp_relay.node', import.meta.url));
+// The relay is on by default when it was built, unless the environment of the whole run
+// turns it off (the suite is also run with LB_TCP_NATIVE=0).
+const relayBuilt = existsSync(new URL('../../build/Release/tcp_relay.node', import.meta.url)) && process.env['LB_TCP_NATIVE'] !== '0';
 const variants = [
   { name: 'default', env: {}, tcp: relayBuilt ? 'native' : 'handles', udp: addonBuilt ? 'batch' : 'handles' },
   { name: 'TCP and UDP on libuv handles', env: { LB_TCP_NATIVE: '0', LB_UDP_BATCH: '0' }, tcp: 'handles', udp: 'handles' },
