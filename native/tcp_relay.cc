@@ -64,7 +64,7 @@ enum Event { kConnected = 1, kConnectFailed = 2, kEnded = 3 };
 enum Side { kClient = 0, kUpstream = 1 };
 // stats(id) fills: bytes in, bytes out, activity, queued to upstream, queued to client, flags.
 constexpr int kStatWords = 6;
-enum Flag { kFlagConnected = 1, kFlagClientEof = 2, kFlagUpstreamEof = 4, kFlagClientShut = 8, kFlagUpstreamShut = 16 };
+enum Flag { kFlagConnected = 1, kFlagClientEof = 2, kFlagUpstreamEof = 4, kFlagClientShut = 8 };
 
 struct Session;
 
@@ -125,8 +125,10 @@ struct State {
   std::vector<Session*> sessions;
   std::vector<int> freeIds;
   std::vector<uint8_t*> spare;
-  // Sessions to run again on the next turn (they stopped at kReadsPerTurn).
+  // Sessions to run again on the next turn (they stopped at kReadsPerTurn), and the ones
+  // of the turn being run (kept to reuse its storage).
   std::vector<Session*> again;
+  std::vector<Session*> turn;
   // Ends and sessions closed while events that may name them are being handled: freed after.
   int depth = 0;
   int live = 0;  // open sessions
@@ -173,7 +175,6 @@ void FillStats(Session* s) {
   if (s->in.eof) f |= kFlagClientEof;
   if (s->out.eof) f |= kFlagUpstreamEof;
   if (s->out.shut) f |= kFlagClientShut;
-  if (s->in.shut) f |= kFlagUpstreamShut;
   o[5] = f;
 }
 
@@ -515,11 +516,10 @@ void OnEpoll(uv_poll_t*, int status, int) {
 
 // Sessions that stopped at their read budget go on, one turn each, in order.
 void RunAgain(uv_idle_t*) {
-  std::vector<Session*> turn;
-  turn.swap(g.again);
-  if (g.again.empty()) uv_idle_stop(&g.idle);
+  g.turn.swap(g.again);
+  uv_idle_stop(&g.idle);
   g.depth++;
-  for (Session* s : turn) {
+  for (Session* s : g.turn) {
     s->again = false;
     if (s->done) {
       g.deadSessions.push_back(s);
@@ -528,6 +528,7 @@ void RunAgain(uv_idle_t*) {
     Run(s);
   }
   g.depth--;
+  g.turn.clear();
   if (!g.again.empty()) uv_idle_start(&g.idle, RunAgain);
   FreeDead();
 }

@@ -94,7 +94,6 @@ export class AdminServer {
     if (path === '/metrics') {
       if (!only('GET, HEAD')) return;
       await this.runtime.beforeReport();
-      this.runtime.syncCounters();
       const body = await this.metrics.metrics();
       res.writeHead(200, { 'content-type': this.metrics.contentType }).end(body);
       return;

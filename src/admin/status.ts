@@ -42,7 +42,6 @@ export interface StatusDoc {
 }
 
 export function buildStatus(runtime: Runtime, version: string): StatusDoc {
-  runtime.syncCounters();
   return {
     version,
     pid: process.pid,

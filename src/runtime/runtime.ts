@@ -63,6 +63,7 @@ export class Runtime {
 
   /** Counters are current once this resolves (see RuntimeOptions.beforeReport). */
   async beforeReport(): Promise<void> {
+    this.syncCounters();
     await this.options.beforeReport?.();
   }
 
@@ -95,7 +96,7 @@ export class Runtime {
 
   /**
    * Bring byte counters up to date: sessions on the native relay credit what they moved to
-   * their listener and backend at sweeps; status, metrics and worker reports ask first.
+   * their listener and backend at sweeps; beforeReport and the workers' reports ask first.
    */
   syncCounters(): void {
     for (const l of this.listeners.values()) l.syncCounters?.();

@@ -12,6 +12,7 @@
 import { lookup } from 'node:dns';
 import type { Backend } from '../../pool/backend.js';
 import type { Pool } from '../../pool/pool.js';
+import { ConnectAttempts } from '../../pool/connect-attempts.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
@@ -34,8 +35,8 @@ export class NativeTcpSession implements RelayOwner {
   private readonly client: TcpHandle;
   private id = -1;
   backend: Backend | null = null;
-  private tried: Set<Backend> | null = null;
-  private attempts = 0;
+  /** Connect attempts: how many, and the backends that failed for this client. */
+  private readonly attempts = new ConnectAttempts();
   /** performance.now() when the current connect attempt began; the connect sweep reads it. */
   connectStartMs = 0;
   private connected = false;
@@ -135,20 +136,19 @@ export class NativeTcpSession implements RelayOwner {
   // --- connect ---
 
   private dial(): void {
-    const b = this.pool.pick(this, this.tried);
+    const b = this.attempts.next(this.pool, this);
     if (b === undefined) {
-      this.finish(this.attempts === 0 ? 'no_backend' : 'connect_failed', this.detail);
+      this.finish(this.attempts.exhausted, this.detail);
       return;
     }
     this.backend = b;
-    this.attempts++;
     this.connectStartMs = performance.now();
     const a = b.address;
     if (a.family === 0) {
       // A hostname: resolved per connect, as net.connect would.
-      const attempt = this.attempts;
+      const attempt = this.attempts.count;
       lookup(a.host, (err, address, family) => {
-        if (this.done || this.attempts !== attempt) return;
+        if (this.done || this.attempts.count !== attempt) return;
         if (err) this.connectFailed(err.code ?? 'ENOTFOUND');
         else this.connectTo(family === 6 ? 6 : 4, address, a.port);
       });
@@ -189,10 +189,7 @@ export class NativeTcpSession implements RelayOwner {
     this.detail = code;
     this.pool.reportConnectFailure(b, code);
     if (this.done) return;
-    (this.tried ??= new Set()).add(b);
-    const log = this.listener.log;
-    if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
-    if (this.attempts <= this.pool.config.retries) this.dial();
+    if (this.attempts.failed(this.pool, b, code, this.listener.log)) this.dial();
     else this.finish('connect_failed', code);
   }
 

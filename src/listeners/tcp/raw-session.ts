@@ -14,6 +14,7 @@
 import { lookup } from 'node:dns';
 import type { Backend } from '../../pool/backend.js';
 import type { Pool } from '../../pool/pool.js';
+import { ConnectAttempts } from '../../pool/connect-attempts.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
@@ -42,8 +43,8 @@ export class RawTcpSession {
   private readonly client: Linked;
   private upstream: Linked | null = null;
   backend: Backend | null = null;
-  private tried: Set<Backend> | null = null;
-  private attempts = 0;
+  /** Connect attempts: how many, and the backends that failed for this client. */
+  private readonly attempts = new ConnectAttempts();
   /** performance.now() when the current connect attempt began; the connect sweep reads it. */
   connectStartMs = 0;
   private connected = false;
@@ -121,13 +122,12 @@ export class RawTcpSession {
   // --- connect ---
 
   private dial(): void {
-    const b = this.pool.pick(this, this.tried);
+    const b = this.attempts.next(this.pool, this);
     if (b === undefined) {
-      this.finish(this.attempts === 0 ? 'no_backend' : 'connect_failed', this.detail);
+      this.finish(this.attempts.exhausted, this.detail);
       return;
     }
     this.backend = b;
-    this.attempts++;
     this.connectStartMs = performance.now();
     const up = this.R.newSocket() as Linked;
     up[kSession] = this;
@@ -216,10 +216,7 @@ export class RawTcpSession {
     this.detail = code;
     this.pool.reportConnectFailure(b, code);
     if (this.done) return;
-    (this.tried ??= new Set()).add(b);
-    const log = this.listener.log;
-    if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
-    if (this.attempts <= this.pool.config.retries) this.dial();
+    if (this.attempts.failed(this.pool, b, code, this.listener.log)) this.dial();
     else this.finish('connect_failed', code);
   }
 

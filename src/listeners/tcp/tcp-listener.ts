@@ -28,7 +28,6 @@ if (raw !== null) initRawSessions(raw);
 type SweptSession = RawTcpSession | NativeTcpSession;
 type Session = TcpSession | SweptSession;
 
-
 export class TcpListener {
   readonly name: string;
   config: ListenerConfig;
@@ -38,7 +37,7 @@ export class TcpListener {
   private readonly budget: ConnectionBudget;
   private readonly server: Server;
   readonly sessions = new Set<Session>();
-  /** Raw sessions whose backend connect is in flight (the connect sweep's list). */
+  /** Swept sessions whose backend connect is in flight (the connect sweep's list). */
   private readonly connecting = new Set<SweptSession>();
   private idleSweep: NodeJS.Timeout | null = null;
   private connectSweep: NodeJS.Timeout | null = null;
@@ -93,8 +92,8 @@ export class TcpListener {
 
   /** Credit the bytes native sessions moved since the last look (before counters are read). */
   syncCounters(): void {
-    if (tcpRelay === null || !this.rawMode) return;
-    for (const s of this.sessions) if (s instanceof NativeTcpSession) s.syncCounters();
+    if (this.datapath !== 'native') return;
+    for (const s of this.sessions) (s as NativeTcpSession).syncCounters();
   }
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */

@@ -7,7 +7,7 @@
 // `tcpRelay` is null when the addon did not build, on a platform other than Linux, or when
 // LB_TCP_NATIVE=0 or LB_TCP_SOCKETS=1; the listener then moves bytes on libuv handles from
 // JavaScript (raw-session.ts) or on net.Sockets (tcp-session.ts).
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native-addon.js';
 
 /** The addon's calls, as native/tcp_relay.cc defines them. */
 interface Addon {
@@ -62,14 +62,9 @@ export type TcpRelay = Pick<Addon, 'dial' | 'abort' | 'local'> & {
 };
 
 function load(): TcpRelay | null {
-  if (process.platform !== 'linux' || process.env['LB_TCP_NATIVE'] === '0' || process.env['LB_TCP_SOCKETS'] === '1') return null;
-  let addon: Addon;
-  try {
-    // dist/listeners/tcp/ → build/Release/ at the package root.
-    addon = createRequire(import.meta.url)('../../../build/Release/tcp_relay.node') as Addon;
-  } catch {
-    return null;
-  }
+  if (process.env['LB_TCP_NATIVE'] === '0' || process.env['LB_TCP_SOCKETS'] === '1') return null;
+  const addon = loadAddon<Addon>('tcp_relay');
+  if (addon === null) return null;
   const stats = new Float64Array(6);
   const owners: (RelayOwner | undefined)[] = [];
   addon.init(stats, (id, event, a, b) => {

@@ -6,6 +6,7 @@
 import net, { type Socket } from 'node:net';
 import type { Backend } from '../../pool/backend.js';
 import type { Pool } from '../../pool/pool.js';
+import { ConnectAttempts } from '../../pool/connect-attempts.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logSessionEnd } from '../../log/access.js';
 import { formatHostPort } from '../admission.js';
@@ -29,9 +30,8 @@ export class TcpSession {
   readonly clientPort: number;
   upstream: Socket | null = null;
   backend: Backend | null = null;
-  /** Backends that failed to connect for this client (retries avoid them); lazily made. */
-  private tried: Set<Backend> | null = null;
-  private attempts = 0;
+  /** Connect attempts: how many, and the backends that failed for this client. */
+  private readonly attempts = new ConnectAttempts();
   private connected = false;
   private done = false;
   private clientClosed = false;
@@ -98,13 +98,12 @@ export class TcpSession {
   }
 
   private dial(): void {
-    const b = this.pool.pick(this, this.tried);
+    const b = this.attempts.next(this.pool, this);
     if (b === undefined) {
-      this.finish(this.attempts === 0 ? 'no_backend' : 'connect_failed', this.detail);
+      this.finish(this.attempts.exhausted, this.detail);
       return;
     }
     this.backend = b;
-    this.attempts++;
     const up = net.connect({
       host: b.address.host,
       port: b.address.port,
@@ -132,10 +131,7 @@ export class TcpSession {
     this.detail = code;
     this.pool.reportConnectFailure(b, code);
     if (this.done) return;
-    (this.tried ??= new Set()).add(b);
-    const log = this.listener.log;
-    if (log.isLevelEnabled('debug')) log.debug({ backend: b.key, code, attempt: this.attempts }, 'connect failed');
-    if (this.attempts <= this.pool.config.retries) this.dial();
+    if (this.attempts.failed(this.pool, b, code, this.listener.log)) this.dial();
     else this.finish('connect_failed', code);
   }
 

@@ -11,7 +11,7 @@
 // it may queue sends that name those slots; they leave when it returns. `batchUdp` is null
 // when the addon did not build, on a platform other than Linux, or when LB_UDP_BATCH=0 or
 // LB_UDP_DGRAM=1; the listener then uses dgram's handles (raw-udp.ts).
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native-addon.js';
 import { errname } from '../errno.js';
 
 /** The addon's calls, as native/udp_batch.cc defines them. */
@@ -75,14 +75,9 @@ export function errnoError(syscall: string, status: number): NodeJS.ErrnoExcepti
 }
 
 function load(): BatchUdp | null {
-  if (process.platform !== 'linux' || process.env['LB_UDP_BATCH'] === '0' || process.env['LB_UDP_DGRAM'] === '1') return null;
-  let addon: Addon;
-  try {
-    // dist/listeners/udp/ → build/Release/ at the package root.
-    addon = createRequire(import.meta.url)('../../../build/Release/udp_batch.node') as Addon;
-  } catch {
-    return null;
-  }
+  if (process.env['LB_UDP_BATCH'] === '0' || process.env['LB_UDP_DGRAM'] === '1') return null;
+  const addon = loadAddon<Addon>('udp_batch');
+  if (addon === null) return null;
   const arena = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
   const meta = new Int32Array(addon.BATCH * addon.META_WORDS);
   const owners: (BatchOwner | undefined)[] = [];
