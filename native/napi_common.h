@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <initializer_list>
+#include <vector>
 
 namespace lbnative {
 
@@ -98,5 +99,31 @@ inline void ExportInt(napi_env env, napi_value exports, const char* name, int32_
   napi_create_int32(env, value, &v);
   napi_set_named_property(env, exports, name, v);
 }
+
+// Objects named to JavaScript by small integer ids; a freed id is given out again.
+template <typename T>
+class IdTable {
+ public:
+  int Add(T* item) {
+    if (!free_.empty()) {
+      int id = free_.back();
+      free_.pop_back();
+      items_[id] = item;
+      return id;
+    }
+    items_.push_back(item);
+    return static_cast<int>(items_.size()) - 1;
+  }
+  // The object with this id, or null.
+  T* Get(int id) const { return id >= 0 && static_cast<size_t>(id) < items_.size() ? items_[id] : nullptr; }
+  void Remove(int id) {
+    items_[id] = nullptr;
+    free_.push_back(id);
+  }
+
+ private:
+  std::vector<T*> items_;
+  std::vector<int> free_;
+};
 
 }  // namespace lbnative

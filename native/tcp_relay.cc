@@ -122,8 +122,7 @@ struct State {
   uv_poll_t epPoll;
   uv_idle_t idle;
   uint8_t* rbuf = nullptr;
-  std::vector<Session*> sessions;
-  std::vector<int> freeIds;
+  lbnative::IdTable<Session> sessions;
   std::vector<uint8_t*> spare;
   // Sessions to run again on the next turn (they stopped at kReadsPerTurn), and the ones
   // of the turn being run (kept to reuse its storage).
@@ -149,11 +148,12 @@ int32_t Int(napi_env env, napi_value v, bool* ok) {
 Session* SessionOf(napi_env env, napi_value v) {
   bool ok = true;
   int32_t id = Int(env, v, &ok);
-  if (!ok || id < 0 || static_cast<size_t>(id) >= g.sessions.size() || g.sessions[id] == nullptr || g.sessions[id]->done) {
+  Session* s = ok ? g.sessions.Get(id) : nullptr;
+  if (s == nullptr || s->done) {
     napi_throw_range_error(env, nullptr, "no such session");
     return nullptr;
   }
-  return g.sessions[id];
+  return s;
 }
 
 void CallJs(int id, int event, int a, int b) {
@@ -286,8 +286,7 @@ void Finish(Session* s, int side, int err, bool notify) {
   Unhold(s->out);
   int id = s->id;
   if (notify) CallJs(id, kEnded, side, -err);
-  g.sessions[id] = nullptr;
-  g.freeIds.push_back(id);
+  g.sessions.Remove(id);
   Live(-1);
   FreeSession(s);
 }
@@ -618,14 +617,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   s->client = NewEnd(s, fd, kClient);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (!g.freeIds.empty()) {
-    s->id = g.freeIds.back();
-    g.freeIds.pop_back();
-    g.sessions[s->id] = s;
-  } else {
-    s->id = static_cast<int>(g.sessions.size());
-    g.sessions.push_back(s);
-  }
+  s->id = g.sessions.Add(s);
   Live(1);
   napi_value out;
   napi_create_int32(env, s->id, &out);

@@ -77,8 +77,7 @@ struct State {
   iovec riov[kBatch];
   sockaddr_storage raddr[kBatch];
   std::vector<Pending> queue;
-  std::vector<Sock*> socks;
-  std::vector<int> freeSocks;
+  lbnative::IdTable<Sock> socks;
   std::vector<sockaddr_storage> peers;
   std::vector<socklen_t> peerLens;
   std::vector<bool> peerLive;
@@ -134,11 +133,11 @@ bool HostArg(napi_env env, napi_value v, char (&host)[64]) {
 Sock* SockOf(napi_env env, napi_value v) {
   int32_t id;
   if (!IntArg(env, v, &id)) return nullptr;
-  if (id < 0 || static_cast<size_t>(id) >= g.socks.size() || g.socks[id] == nullptr) {
+  if (g.socks.Get(id) == nullptr) {
     napi_throw_range_error(env, nullptr, "no such socket");
     return nullptr;
   }
-  return g.socks[id];
+  return g.socks.Get(id);
 }
 
 // "1.2.3.4" / "::1" + port → sockaddr. family 6 with an IPv4 literal gives ::ffff:a.b.c.d.
@@ -395,15 +394,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   s->poll.data = s;
-  int id;
-  if (!g.freeSocks.empty()) {
-    id = g.freeSocks.back();
-    g.freeSocks.pop_back();
-    g.socks[id] = s;
-  } else {
-    id = static_cast<int>(g.socks.size());
-    g.socks.push_back(s);
-  }
+  int id = g.socks.Add(s);
   s->id = id;
   napi_value out;
   napi_create_int32(env, id, &out);
@@ -606,8 +597,8 @@ napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!GetArgs(env, info, 1, argv)) return nullptr;
   int32_t id = Int(env, argv[0]);
-  if (id < 0 || static_cast<size_t>(id) >= g.socks.size() || g.socks[id] == nullptr) return Undefined(env);
-  Sock* s = g.socks[id];
+  Sock* s = g.socks.Get(id);
+  if (s == nullptr) return Undefined(env);
   // Queued sends on this socket go out first: they were accepted before the close.
   if (!g.queue.empty()) Flush();
   for (size_t i = 0; i < g.refused.size();) {
@@ -618,8 +609,7 @@ napi_value Close(napi_env env, napi_callback_info info) {
       i++;
     }
   }
-  g.socks[id] = nullptr;
-  g.freeSocks.push_back(id);
+  g.socks.Remove(id);
   uv_poll_stop(&s->poll);
   uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), OnClosed);
   return Undefined(env);
