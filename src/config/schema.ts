@@ -68,6 +68,7 @@ export const MAX_RATE_REQUESTS = 1_000_000_000;
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export const DATAPATHS = ['auto', 'native', 'portable'] as const;
 export const PROTOCOLS = ['tcp', 'udp', 'http'] as const;
 export const ALGORITHMS = ['round-robin', 'least-connections', 'consistent-hash', 'power-of-two'] as const;
 export const HASH_KEYS = ['source-ip', 'source-ip-port'] as const;
@@ -103,6 +104,10 @@ export const GLOBAL: SectionSpec = {
     {
       key: 'workers', type: 'workers', default: 1, min: 1, max: MAX_WORKERS,
       doc: 'Processes running the data path ("auto": one per core). With more than one, a supervisor owns config, health checks and the admin API; TCP listeners are shared by all workers, UDP listeners run in the first.',
+    },
+    {
+      key: 'datapath', type: 'enum', values: DATAPATHS, default: 'auto',
+      doc: 'How bytes move: native (lb\'s epoll relay and batched UDP addons, Linux), portable (node:net and node:dgram only), auto (native where the addons load, else portable). Applies to listeners opened after a change.',
     },
   ],
 };

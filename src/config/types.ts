@@ -7,6 +7,8 @@ export type Algorithm = 'round-robin' | 'least-connections' | 'consistent-hash' 
 export type HashKey = 'source-ip' | 'source-ip-port';
 export type OnDown = 'keep' | 'close';
 export type ProxyProtocol = 'off' | 'v1' | 'v2';
+/** How bytes move: lb's addons, Node's public net/dgram API, or the first where it loads. */
+export type Datapath = 'auto' | 'native' | 'portable';
 
 /** A parsed `HOST:PORT`. `host` has no brackets; `''` means all interfaces (bind `:PORT`). */
 export interface Address {
@@ -32,6 +34,7 @@ export interface GlobalConfig {
   readonly maxConnections: number;
   /** Data-path processes: a count, or 'auto' (one per core, resolved at start). */
   readonly workers: number | 'auto';
+  readonly datapath: Datapath;
 }
 
 export interface AdminConfig {

@@ -9,6 +9,7 @@ import type {
   BackendConfig,
   Cidr,
   Config,
+  Datapath,
   ConfigProblem,
   GlobalConfig,
   HashKey,
@@ -205,6 +206,7 @@ class Validator {
       drainTimeoutMs: v.get('drain_timeout') as number,
       maxConnections: v.get('max_connections') as number,
       workers: v.get('workers') as number | 'auto',
+      datapath: v.get('datapath') as Datapath,
     };
   }
 

@@ -12,7 +12,7 @@ import type { Listener } from '../listeners/listener.js';
 import type { EndReason } from '../log/end-reason.js';
 import type { Backend } from '../pool/backend.js';
 import type { Pool } from '../pool/pool.js';
-import type { ConnectionBudget } from '../runtime/limits.js';
+import type { ConnectionBudget } from '../listeners/budget.js';
 import { Acl, formatHostPort, normaliseIp } from '../listeners/admission.js';
 import { listenOn } from '../listeners/bind.js';
 import { DrainWait } from '../listeners/drain-wait.js';

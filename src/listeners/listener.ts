@@ -5,7 +5,7 @@ import type { ListenerConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { EndReason } from '../log/end-reason.js';
 import type { Pool } from '../pool/pool.js';
-import type { ConnectionBudget } from '../runtime/limits.js';
+import type { ConnectionBudget } from './budget.js';
 import { TcpListener } from './tcp/tcp-listener.js';
 import { UdpListener } from './udp/udp-listener.js';
 

@@ -10,7 +10,7 @@ import { formatProblem } from '../config/validate.js';
 import { diffConfig } from '../config/diff.js';
 import { Pool, type PoolLink } from '../pool/pool.js';
 import { createListener, type Listener } from '../listeners/listener.js';
-import { ConnectionBudget } from './limits.js';
+import { ConnectionBudget } from '../listeners/budget.js';
 import { AdminServer } from '../admin/admin-server.js';
 
 export interface RuntimeOptions {

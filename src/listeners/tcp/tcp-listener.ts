@@ -10,7 +10,7 @@ import net, { type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import type { Pool } from '../../pool/pool.js';
-import type { ConnectionBudget } from '../../runtime/limits.js';
+import type { ConnectionBudget } from '../budget.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';

@@ -7,7 +7,7 @@ import dgram, { type Socket as DgramSocket, type RemoteInfo } from 'node:dgram';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import type { Pool } from '../../pool/pool.js';
-import type { ConnectionBudget } from '../../runtime/limits.js';
+import type { ConnectionBudget } from '../budget.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { BindError } from '../../errors.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
