@@ -440,7 +440,7 @@ t.test('loadConfigFile reads files and reports read errors as one problem', asyn
   const missing = loadConfigFile(join(dir, 'nope.toml'));
   t.same(missing.ok ? [] : missing.problems.map(formatProblem), [`${join(dir, 'nope.toml')}: cannot read config file: no such file (ENOENT)`]);
   const isDir = loadConfigFile(join(dir, 'sub'));
-  t.same(isDir.ok ? [] : isDir.problems.map(formatProblem), [`${join(dir, 'sub')}: cannot read config file: is a directory, not a file (EISDIR)`]);
+  t.same(isDir.ok ? [] : isDir.problems.map(formatProblem), [`${join(dir, 'sub')}: not a regular file (a directory)`]);
 });
 
 t.test('formatProblem and suggestions', async (t) => {
