@@ -329,7 +329,7 @@ t.test('a good file: typed values, defaults, frozen', async (t) => {
       "expect = '+PONG\\r\\n'",
     ].join('\n'),
   );
-  t.same(config.global, { logLevel: 'info', drainTimeoutMs: 0, maxConnections: 100_000, workers: 1 });
+  t.same(config.global, { logLevel: 'info', drainTimeoutMs: 0, maxConnections: 100_000, workers: 1, datapath: 'auto' });
   t.same(config.admin, { bind: { host: '::1', port: 9090, family: 6, text: '[::1]:9090' } });
   t.same(
     config.listeners.map((l) => l.name),
@@ -396,7 +396,7 @@ type ListenerArray = Config['listeners'][number][];
 
 t.test('defaults for a minimal file, and no health section = no health check', async (t) => {
   const config = load(BASE);
-  t.same(config.global, { logLevel: 'info', drainTimeoutMs: 30_000, maxConnections: 100_000, workers: 1 });
+  t.same(config.global, { logLevel: 'info', drainTimeoutMs: 30_000, maxConnections: 100_000, workers: 1, datapath: 'auto' });
   t.equal(config.admin, undefined);
   t.notOk('admin' in config);
   t.same(config.pools[0], {
