@@ -1,12 +1,13 @@
 // The admin API (only where [admin] is set): GET /healthz, /status, /metrics;
 // POST /pools/NAME/backends/ADDRESS/drain|enable; POST /reload (the SIGHUP path).
 // JSON errors: unknown route 404, wrong method 405 (with Allow), unknown pool/backend 404.
-// It has no authentication: bind it to loopback (the example does).
+// It has no authentication: bind it to loopback (the example does). It reads and asks the
+// balancer only through AdminTarget; AdminService opens and moves it with the config.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Address } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { AdminTarget } from './admin-target.js';
 import { BindError } from '../errors.js';
 import { formatHostPort } from '../listeners/admission.js';
 import { formatProblem } from '../config/validate.js';
@@ -19,11 +20,11 @@ const BACKEND_ROUTE = /^\/pools\/([^/]+)\/backends\/([^/]+)\/(drain|enable)$/;
 export class AdminServer {
   readonly bind: Address;
   private readonly server: http.Server;
-  private readonly runtime: Runtime;
+  private readonly runtime: AdminTarget;
   private readonly log: Logger;
   private readonly metrics: ReturnType<typeof createMetrics>;
 
-  constructor(runtime: Runtime, bind: Address, log: Logger) {
+  constructor(runtime: AdminTarget, bind: Address, log: Logger) {
     this.runtime = runtime;
     this.bind = bind;
     this.log = log.child({ component: 'admin' });

@@ -4,14 +4,14 @@
 // Naming: lb_ prefix, base units, _total for counters; labels listener / pool / backend.
 // Direction: in = client → backend, out = backend → client (as everywhere in lb).
 import client from 'prom-client';
-import type { Runtime } from '../runtime/runtime.js';
+import type { AdminTarget } from './admin-target.js';
 import type { UdpListener } from '../listeners/udp/udp-listener.js';
 import type { Listener } from '../listeners/listener.js';
 import type { Backend } from '../pool/backend.js';
 
 const { Registry, Counter, Gauge, collectDefaultMetrics } = client;
 
-export function createMetrics(runtime: Runtime): InstanceType<typeof Registry> {
+export function createMetrics(runtime: AdminTarget): InstanceType<typeof Registry> {
   const register = new Registry();
   // Standard process_* and nodejs_* names, unprefixed, so stock Node.js dashboards work.
   collectDefaultMetrics({ register });

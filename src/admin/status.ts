@@ -1,7 +1,7 @@
 // GET /status: the runtime as JSON (SPEC: listeners with name, protocol, bind, active
 // connections; pools with every backend's address, state, weight, active and total
 // connections, bytes in/out and last health result). Built at request time from counters.
-import type { Runtime } from '../runtime/runtime.js';
+import type { AdminTarget } from './admin-target.js';
 import type { UdpListener } from '../listeners/udp/udp-listener.js';
 
 export interface BackendStatus {
@@ -41,7 +41,7 @@ export interface StatusDoc {
   pools: Array<{ name: string; algorithm: string; health: boolean; up: number; backends: BackendStatus[] }>;
 }
 
-export function buildStatus(runtime: Runtime, version: string): StatusDoc {
+export function buildStatus(runtime: AdminTarget, version: string): StatusDoc {
   return {
     version,
     pid: process.pid,

@@ -1,4 +1,5 @@
-// `lb run -c FILE`: load, validate, bind, serve until a stop signal.
+// `lb run -c FILE`: load, validate, bind, serve until a stop signal. This is where lb is put
+// together: the runtime (or the supervisor's), with the admin API attached beside it.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { readConfigFile, parseConfigText } from '../config/load.js';
@@ -12,6 +13,7 @@ import { BindError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { Supervisor, resolveWorkers } from '../runtime/workers/supervisor.js';
 import { runWorker } from '../runtime/workers/worker.js';
+import { AdminService } from '../admin/admin-service.js';
 
 export async function runCommand(opts: { config: string; pretty: boolean }): Promise<number> {
   if (cluster.isWorker) {
@@ -33,11 +35,15 @@ export async function runCommand(opts: { config: string; pretty: boolean }): Pro
   for (const w of loaded.warnings) log.warn({ problem: formatProblem(w) }, 'config warning');
   exitOnBug(log);
   // One process, or a supervisor that forks the workers and owns health, admin and signals.
+  // The admin API runs beside the runtime that owns the config: the supervisor's when there
+  // are workers (their configs have no [admin]).
   if (workers > 1) {
     const sup = new Supervisor({ config, text: read.text, file: opts.config, count: workers, version: VERSION, log });
+    sup.runtime.attach(new AdminService(sup.runtime, log));
     return serve(sup, sup.runtime, log, opts.config);
   }
   const runtime = new Runtime(config, log, { configFile: opts.config, version: VERSION });
+  runtime.attach(new AdminService(runtime, log));
   return serve(runtime, runtime, log, opts.config);
 }
 

@@ -1,19 +1,33 @@
-// The prober: one per pool with a [health] section. Each backend has its own chain of
-// probes, one in flight at a time, every `interval` with ±10% jitter so that hundreds of
-// probes do not fire in the same tick (Envoy's interval_jitter). Results feed the backend's
-// Hysteresis; only transitions reach the pool. Passive failures (a connect that failed
-// while serving a client) are recorded at once, without waiting for the next probe.
+// The prober: one per pool with a [health] section, made and wired by the runtime (a pool
+// never builds its own). Each backend has its own chain of probes, one in flight at a time,
+// every `interval` with ±10% jitter so that hundreds of probes do not fire in the same tick
+// (Envoy's interval_jitter). Results feed the backend's Hysteresis; only transitions reach the
+// pool, through Pool.healthChanged. Passive failures (a connect that failed while serving a
+// client) are recorded at once, without waiting for the next probe.
 import type { HealthConfig } from '../config/types.js';
 import type { Backend } from '../pool/backend.js';
+import type { PassiveHealth, Pool } from '../pool/pool.js';
 import { Hysteresis } from './hysteresis.js';
 import { tcpProbe, type ProbeResult } from './probe.js';
+import { udpProbe } from './udp-probe.js';
 
-/** How results reach the pool. */
-export interface HealthSink {
-  /** Health of `b` flipped; `why` is the probe detail that tipped it. */
-  healthChanged(b: Backend, healthy: boolean, why: string): void;
-  /** Every result, for debug logging. */
-  probed(b: Backend, result: ProbeResult): void;
+/** What a prober needs of its pool: the backends, a logger, and the one way to change health. */
+export type ProbedPool = Pick<Pool, 'backends' | 'log' | 'healthChanged'>;
+
+/** One attempt against `b` with the pool's health settings; resolves, never rejects. */
+export type BackendProbeFn = (b: Backend, cfg: HealthConfig, signal: AbortSignal) => Promise<ProbeResult>;
+
+/** TCP connect (plus send/expect when set), on `port` when the section names one. */
+export const tcpBackendProbe: BackendProbeFn = (b, cfg, signal) =>
+  tcpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
+
+/** One datagram query (send/expect) for pools behind udp listeners. */
+export const udpBackendProbe: BackendProbeFn = (b, cfg, signal) =>
+  udpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
+
+export interface ProberOptions {
+  /** The probe to run (default: tcpBackendProbe). */
+  readonly probe?: BackendProbeFn;
 }
 
 const JITTER = 0.1;
@@ -34,17 +48,16 @@ class BackendProbe {
   }
 }
 
-export class Prober {
+export class Prober implements PassiveHealth {
   private config: HealthConfig;
-  private readonly sink: HealthSink;
+  private readonly pool: ProbedPool;
   private readonly probes = new Map<Backend, BackendProbe>();
-  /** Probe function; a UDP pool swaps in its datagram probe (#4). */
-  probe: (b: Backend, cfg: HealthConfig, signal: AbortSignal) => Promise<ProbeResult> = (b, cfg, signal) =>
-    tcpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
+  private readonly probe: BackendProbeFn;
 
-  constructor(config: HealthConfig, sink: HealthSink) {
+  constructor(config: HealthConfig, pool: ProbedPool, options: ProberOptions = {}) {
     this.config = config;
-    this.sink = sink;
+    this.pool = pool;
+    this.probe = options.probe ?? tcpBackendProbe;
   }
 
   /** Start probing `b` (idempotent). The first probe runs soon, so new backends come up fast. */
@@ -65,6 +78,21 @@ export class Prober {
     this.probes.delete(b);
   }
 
+  /**
+   * Follow the pool's membership: probe every backend still in its config (a new one from
+   * its current health: down until `rise` passes), stop probing removed or forgotten ones.
+   * O(n) in backends; called at start and after each reconfigure.
+   */
+  sync(): void {
+    const current = new Set<Backend>();
+    for (const b of this.pool.backends) {
+      if (b.removed) continue;
+      current.add(b);
+      this.add(b);
+    }
+    for (const b of [...this.probes.keys()]) if (!current.has(b)) this.remove(b);
+  }
+
   /** New health settings (reload): backends keep their current health; rise/fall apply from now. */
   reconfigure(config: HealthConfig): void {
     this.config = config;
@@ -74,7 +102,7 @@ export class Prober {
     }
   }
 
-  /** A connect to `b` failed while serving a client: counts as a failed check now. */
+  /** PassiveHealth: a connect to `b` failed while serving a client; counts as a failed check now. */
   recordPassiveFailure(b: Backend, detail: string): void {
     const p = this.probes.get(b);
     if (!p) return;
@@ -106,11 +134,15 @@ export class Prober {
 
   private apply(p: BackendProbe, result: ProbeResult): void {
     const b = p.backend;
-    b.lastCheck = { ok: result.ok, atMs: Date.now(), detail: result.detail, durationMs: Math.round(result.durationMs) };
+    const durationMs = Math.round(result.durationMs);
+    const log = this.pool.log;
+    if (log.isLevelEnabled('debug')) {
+      log.debug({ backend: b.key, ok: result.ok, detail: result.detail, duration_ms: durationMs }, 'health check');
+    }
+    b.lastCheck = { ok: result.ok, atMs: Date.now(), detail: result.detail, durationMs };
     if (result.ok) b.checksPassed++;
     else b.checksFailed++;
-    this.sink.probed(b, result);
     const t = p.hysteresis.record(result.ok);
-    if (t !== 'unchanged') this.sink.healthChanged(b, t === 'went_up', result.detail);
+    if (t !== 'unchanged') this.pool.healthChanged(b, t === 'went_up', result.detail);
   }
 }

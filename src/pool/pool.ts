@@ -1,5 +1,8 @@
-// A pool: named backends, their selector, their prober, and the bookkeeping every session
-// goes through. Invariants: the selector only ever sees backends whose state is `up`;
+// A pool: named backends, their selector, and the bookkeeping every session goes through.
+// Health is wired from outside (the runtime gives a pool with a [health] section its prober):
+// the pool only offers its backends, its config and healthChanged(), and tells the prober of
+// passive failures through PassiveHealth. Invariants: the selector only ever sees backends
+// whose state is `up`;
 // `active` never goes negative; a backend object keeps its identity, health and counters for
 // as long as its address stays in the pool, so reloads never flap or reset it; a removed
 // backend stays (draining) until its last session ends or drain_timeout closes it.
@@ -9,9 +12,6 @@ import type { PoolConfig } from '../config/types.js';
 import { Backend, type Closable } from './backend.js';
 import type { PickContext, Selector } from './selectors/selector.js';
 import { createSelector } from './selectors/registry.js';
-import { Prober, type HealthSink } from '../health/prober.js';
-import type { ProbeResult } from '../health/probe.js';
-import { udpProbe } from '../health/udp-probe.js';
 
 /** on_down = "close": sessions of a backend that went down are closed over this long. */
 const CLOSE_SPREAD_MS = 1000;
@@ -33,7 +33,13 @@ export interface PoolLink {
   backendAction?(pool: string, key: string, action: 'drain' | 'enable'): void;
 }
 
-export class Pool implements HealthSink {
+/** Passive health detection: told of connect failures while serving clients (the runtime sets the pool's prober). */
+export interface PassiveHealth {
+  /** A connect to `b` failed with `detail` (an errno or "timeout"). */
+  recordPassiveFailure(b: Backend, detail: string): void;
+}
+
+export class Pool {
   readonly name: string;
   config: PoolConfig;
   /** Every backend in config order, then removed ones still draining. */
@@ -42,7 +48,8 @@ export class Pool implements HealthSink {
   upCount = 0;
   private readonly byKey = new Map<string, Backend>();
   private selector: Selector;
-  private prober: Prober | null = null;
+  /** Set by the runtime while a prober checks this pool; null without a health section. */
+  passiveHealth: PassiveHealth | null = null;
   private readonly drainTimers = new Map<Backend, NodeJS.Timeout>();
   /** When each draining backend started draining (performance.now()). */
   private readonly drainSince = new Map<Backend, number>();
@@ -65,28 +72,8 @@ export class Pool implements HealthSink {
     this.refresh();
   }
 
-  /**
-   * Which probe a [health] section means: 'udp' for pools behind udp listeners whose check
-   * has a send/expect payload (a datagram query); TCP connect otherwise. Set by the runtime.
-   */
-  probeProtocol: 'tcp' | 'udp' = 'tcp';
-
-  /** Start health checks (if configured). */
-  start(): void {
-    if (this.config.health === undefined || this.prober !== null || this.link?.follower === true) return;
-    this.prober = new Prober(this.config.health, this);
-    const h = this.config.health;
-    if (this.probeProtocol === 'udp' && (h.send.length > 0 || h.expect.length > 0)) {
-      this.prober.probe = (b, cfg, signal) =>
-        udpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
-    }
-    for (const b of this.backends) if (!b.removed) this.prober.add(b);
-  }
-
-  /** Stop every timer this pool owns. Sessions are the listeners' business. */
+  /** Stop every timer this pool owns (its prober is the runtime's). Sessions are the listeners' business. */
   stop(): void {
-    this.prober?.stop();
-    this.prober = null;
     for (const t of this.drainTimers.values()) clearTimeout(t);
     this.drainTimers.clear();
     this.drainSince.clear();
@@ -127,23 +114,20 @@ export class Pool implements HealthSink {
   /** A connect to `b` failed while serving a client: counts against its health at once. */
   reportConnectFailure(b: Backend, detail: string): void {
     b.connectFailures++;
-    this.prober?.recordPassiveFailure(b, detail);
+    this.passiveHealth?.recordPassiveFailure(b, detail);
     this.link?.connectFailed?.(this.name, b.key, detail);
   }
 
-  /** HealthSink: the prober saw `b` flip. */
+  /**
+   * Health of `b` is now `healthy`, because of `why` (the probe detail that tipped it, or
+   * the supervisor's word): the one way a prober changes a backend. Recomputes its state,
+   * logs the transition, tells the workers (supervisor) and applies on_down = "close".
+   */
   healthChanged(b: Backend, healthy: boolean, why: string): void {
     b.healthy = healthy;
     this.updateState(b, why);
     this.link?.healthChanged?.(this.name, b.key, healthy, why);
     if (!healthy && this.config.onDown === 'close' && b.sessions.size > 0) this.closeSpread(b);
-  }
-
-  /** HealthSink: one probe result (debug only: probes are not hot, but they are frequent). */
-  probed(b: Backend, result: ProbeResult): void {
-    if (this.log.isLevelEnabled('debug')) {
-      this.log.debug({ backend: b.key, ok: result.ok, detail: result.detail, duration_ms: Math.round(result.durationMs) }, 'health check');
-    }
   }
 
   /** Admin: stop sending new sessions to `key`; open ones live until drain_timeout. */
@@ -167,7 +151,8 @@ export class Pool implements HealthSink {
 
   /**
    * Apply a new config for this pool (reload). Backends that stay keep their object, health
-   * and counters; new ones start down if there is a health check; removed ones drain.
+   * and counters; new ones start down if there is a health check; removed ones drain. The
+   * runtime brings the prober in line afterwards (Prober.sync, health section changes).
    */
   reconfigure(config: PoolConfig, drainTimeoutMs: number): void {
     const old = this.config;
@@ -184,7 +169,6 @@ export class Pool implements HealthSink {
       if (b === undefined) {
         b = new Backend(bc.address, bc.weight, config.health === undefined);
         this.addBackend(b);
-        this.prober?.add(b);
       } else if (b.removed) {
         // Back in the config while still draining from an earlier reload.
         b.removed = false;
@@ -198,37 +182,17 @@ export class Pool implements HealthSink {
       order.push(b);
       if (!b.removed) {
         b.removed = true;
-        this.prober?.remove(b);
         this.startDrain(b, 'removed by reload');
       }
     }
     this.backends = order;
     for (const b of order) if (b.removed && b.active === 0) this.forget(b);
-    // Health section added, removed or changed. Backends keep their current health.
-    if (config.health === undefined && this.prober !== null) {
-      this.prober.stop();
-      this.prober = null;
-      for (const b of this.backends) if (!b.healthy) this.healthChanged(b, true, 'health check removed');
-    } else if (config.health !== undefined && this.prober === null) {
-      this.start();
-    } else if (config.health !== undefined) {
-      const kindChanged = (old.health!.send.length > 0 || old.health!.expect.length > 0) !== (config.health.send.length > 0 || config.health.expect.length > 0);
-      if (kindChanged) {
-        this.prober!.stop();
-        this.prober = null;
-        this.start();
-      } else {
-        this.prober!.reconfigure(config.health);
-      }
-    }
     for (const b of this.backends) this.updateState(b, 'reload', false);
     this.refresh();
   }
 
   /** Drain every backend (the pool left the config); resolves nothing, timers do the rest. */
   retire(): void {
-    this.prober?.stop();
-    this.prober = null;
     for (const b of this.backends) {
       if (!b.removed) {
         b.removed = true;

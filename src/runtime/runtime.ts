@@ -2,6 +2,9 @@
 // validated Config to them: start(config), reload(file) → ReloadResult, stop(drainTimeoutMs).
 // Reload order (so that nothing is refused and a failure changes nothing): open new binds
 // first; only when all succeeded, reconfigure what stays, then drain what left.
+// The runtime is core: it never imports admin/ or http/. Probers are wired to pools here
+// (probers.ts); servers beside the listeners (the admin API) are attached from above as
+// Companions by whoever starts lb (cli/run.ts), and follow the config's binds through them.
 import type { Config, ConfigProblem, ListenerConfig, LogLevel } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { EndReason } from '../log/end-reason.js';
@@ -11,7 +14,7 @@ import { diffConfig } from '../config/diff.js';
 import { Pool, type PoolLink } from '../pool/pool.js';
 import { createListener, type Listener } from '../listeners/listener.js';
 import { ConnectionBudget } from '../listeners/budget.js';
-import { AdminServer } from '../admin/admin-server.js';
+import { Probers } from './probers.js';
 
 export interface RuntimeOptions {
   /** The file `reload()` reads by default (lb run -c FILE); null for built-in configs. */
@@ -26,6 +29,27 @@ export interface RuntimeOptions {
   readonly beforeApply?: (text: string, config: Config) => Promise<void>;
   /** Before /status and /metrics are built (the supervisor gathers its workers' counters). */
   readonly beforeReport?: () => Promise<void>;
+}
+
+/**
+ * A server beside the listeners whose socket follows the config (the admin API). The runtime
+ * does not know what it is: whoever starts lb attaches it (cli/run.ts), so the core never
+ * imports it. Its new bind opens together with the listeners' new binds, so a bind failure
+ * fails the whole start or reload and changes nothing.
+ */
+export interface Companion {
+  /** Open what `next` needs beside what is open now; throw to refuse `next`. null: nothing to change. */
+  prepare(next: Config): Promise<CompanionChange | null>;
+  /** lb stops: called once every session has drained. */
+  close(): Promise<void>;
+}
+
+/** What Companion.prepare() opened, waiting for the start or reload to succeed or fail. */
+export interface CompanionChange {
+  /** `next` now runs: switch to what prepare() opened and let the old go. Must not throw. */
+  commit(): void;
+  /** The start or reload failed: close what prepare() opened. */
+  undo(): Promise<void>;
 }
 
 export type ReloadResult =
@@ -46,8 +70,9 @@ export class Runtime {
   reloads = { applied: 0, rejected: 0 };
   readonly configFile: string | null;
   readonly version: string;
-  /** The admin API server, when [admin] is set. */
-  admin: AdminServer | null = null;
+  /** Servers attached beside the listeners (attach()). */
+  private readonly companions: Companion[] = [];
+  private readonly probers: Probers;
   /** Processes carrying the data path (the supervisor sets it when `workers` > 1). */
   workers = 1;
   private readonly options: RuntimeOptions;
@@ -59,6 +84,12 @@ export class Runtime {
     this.configFile = options.configFile ?? null;
     this.version = options.version ?? '0.0.0';
     this.budget = new ConnectionBudget(config.global.maxConnections);
+    this.probers = new Probers(options.poolLink?.follower !== true);
+  }
+
+  /** Run `c` beside the listeners from start() on (call before start): it follows every reload. */
+  attach(c: Companion): void {
+    this.companions.push(c);
   }
 
   /** Counters are current once this resolves (see RuntimeOptions.beforeReport). */
@@ -74,24 +105,30 @@ export class Runtime {
   /** Build pools and listeners and bind every listener; on a bind failure close what opened and throw. */
   async start(): Promise<void> {
     for (const pc of this.config.pools) this.pools.set(pc.name, this.newPool(pc, this.config.global.drainTimeoutMs));
-    markProbeProtocols(this.config, this.pools);
+    const changes: CompanionChange[] = [];
     try {
       for (const lc of this.config.listeners) {
         const listener = await this.openListener(lc, this.pools);
         this.listeners.set(lc.name, listener);
       }
-      if (this.config.admin !== undefined) {
-        const admin = new AdminServer(this, this.config.admin.bind, this.log);
-        await admin.listen();
-        this.admin = admin;
-      }
+      await this.prepareCompanions(this.config, changes);
     } catch (err) {
       await Promise.all([...this.listeners.values()].map((l) => l.drain(0, 'shutdown')));
+      await Promise.all(changes.map((c) => c.undo()));
       this.listeners.clear();
       for (const p of this.pools.values()) p.stop();
       throw err;
     }
-    for (const p of this.pools.values()) p.start();
+    for (const c of changes) c.commit();
+    for (const p of this.pools.values()) this.probers.sync(p, this.config);
+  }
+
+  /** Every companion's part of `next`, collected in `changes` (also when one of them throws). */
+  private async prepareCompanions(next: Config, changes: CompanionChange[]): Promise<void> {
+    for (const c of this.companions) {
+      const change = await c.prepare(next);
+      if (change !== null) changes.push(change);
+    }
   }
 
   /**
@@ -159,31 +196,30 @@ export class Runtime {
     const free = toOpen.filter((lc) => !leaving.some((l) => sameSocket(l.config, lc)));
     const takeovers = toOpen.filter((lc) => leaving.some((l) => sameSocket(l.config, lc)));
     const opened = new Map<string, Listener>();
-    // The admin server moves like a listener: a new bind opens before the old one closes.
-    const adminChanged = next.admin?.bind.text !== this.config.admin?.bind.text;
-    let newAdmin: AdminServer | null = null;
+    // Companions (the admin API) move like listeners: a new bind opens before the old one closes.
+    const changes: CompanionChange[] = [];
     try {
       for (const lc of free) opened.set(lc.name, await this.openListener(lc, poolsAfter));
-      if (adminChanged && next.admin !== undefined) {
-        newAdmin = new AdminServer(this, next.admin.bind, this.log);
-        await newAdmin.listen();
-      }
+      await this.prepareCompanions(next, changes);
       for (const lc of takeovers) {
         for (const l of leaving) if (sameSocket(l.config, lc)) await l.stopAccepting();
         opened.set(lc.name, await this.openListener(lc, poolsAfter));
       }
     } catch (err) {
       await Promise.all([...opened.values()].map((l) => l.drain(0, 'shutdown')));
-      await newAdmin?.close();
+      await Promise.all(changes.map((c) => c.undo()));
       for (const p of newPools.values()) p.stop();
       throw err;
     }
     // 3. Commit: from here on nothing can fail.
-    markProbeProtocols(next, poolsAfter);
-    for (const c of d.poolsKept) this.pools.get(c.new.name)!.reconfigure(c.new, drainMs);
+    for (const c of d.poolsKept) {
+      const p = this.pools.get(c.new.name)!;
+      p.reconfigure(c.new, drainMs);
+      this.probers.sync(p, next);
+    }
     for (const [n, p] of newPools) {
       this.pools.set(n, p);
-      p.start();
+      this.probers.sync(p, next);
     }
     for (const c of d.listenersKept) this.listeners.get(c.new.name)!.reconfigure(c.new, poolsAfter.get(c.new.pool)!, poolsAfter);
     const deadline = performance.now() + drainMs;
@@ -195,14 +231,11 @@ export class Runtime {
     for (const pc of d.poolsRemoved) {
       const p = this.pools.get(pc.name)!;
       this.pools.delete(pc.name);
+      this.probers.stop(p);
       p.retire();
       this.retiredPools.add(p);
     }
-    if (adminChanged) {
-      const old = this.admin;
-      this.admin = newAdmin;
-      void old?.close();
-    }
+    for (const c of changes) c.commit();
     this.budget.max = next.global.maxConnections;
     if (next.global.logLevel !== this.config.global.logLevel) this.setLogLevel(next.global.logLevel);
     this.config = next;
@@ -244,20 +277,13 @@ export class Runtime {
     const all = [...this.listeners.values(), ...this.retiring];
     if (this.stopping === null) this.log.info({ drain_timeout_ms: drainTimeoutMs, active: this.activeSessions }, 'stopping');
     const done = Promise.all(all.map((l) => l.drain(deadline, reason))).then(async () => {
+      this.probers.stopAll();
       for (const p of this.pools.values()) p.stop();
       for (const p of this.retiredPools) p.stop();
-      await this.admin?.close();
+      await Promise.all(this.companions.map((c) => c.close()));
     });
     this.stopping ??= done;
     await done;
-  }
-}
-
-/** Pools served only by udp listeners probe with datagrams (when their check has a payload). */
-function markProbeProtocols(config: Config, pools: Map<string, Pool>): void {
-  for (const [name, pool] of pools) {
-    const users = config.listeners.filter((l) => l.pool === name);
-    pool.probeProtocol = users.length > 0 && users.every((l) => l.protocol === 'udp') ? 'udp' : 'tcp';
   }
 }
 

@@ -1,14 +1,40 @@
 // The admin API on a real runtime with real HTTP requests: every endpoint and error code,
-// metrics that parse and move with traffic, drain and enable through the API, reload.
-import t from 'tap';
+// metrics that parse and move with traffic, drain and enable through the API, reload. The
+// admin service is attached to the runtime as cli/run.ts does (the runtime never builds it).
+import t, { type Test } from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { echoServer, connect, collect, type TestServer } from '../support/backends.js';
-import { startLb } from '../support/lb.js';
 import { writeConfig } from '../support/lb-process.js';
 import { request, parseExposition, value } from '../support/http.js';
+import { LogCapture } from '../support/log-capture.js';
 import type { StatusDoc } from '../../src/admin/status.js';
+import { AdminService } from '../../src/admin/admin-service.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { formatProblem } from '../../src/config/validate.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+
+/** A runtime with the admin service attached before start, as `lb run` wires it. */
+async function startLb(t: Test, toml: string, opts: { configFile?: string } = {}): Promise<{ runtime: Runtime; admin: AdminService; logs: LogCapture; port(name: string): number }> {
+  const loaded = parseConfigText(toml, 'test.toml');
+  if (!loaded.ok) throw new Error('test config invalid:\n' + loaded.problems.map(formatProblem).join('\n'));
+  const logs = new LogCapture();
+  const runtime = new Runtime(loaded.config, logs.logger('debug'), { configFile: opts.configFile ?? null });
+  const admin = new AdminService(runtime, runtime.log);
+  runtime.attach(admin);
+  await runtime.start();
+  t.teardown(() => runtime.stop(0));
+  return {
+    runtime,
+    admin,
+    logs,
+    port(name: string): number {
+      const b = runtime.listeners.get(name)!.boundAddress();
+      return Number(b.slice(b.lastIndexOf(':') + 1));
+    },
+  };
+}
 
 let a: TestServer, b: TestServer;
 t.before(async () => {
@@ -36,7 +62,7 @@ async function echoOnce(port: number, msg = 'hi'): Promise<string> {
 
 t.test('healthz, status, metrics', async (t) => {
   const lb = await startLb(t, config());
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   const h = await request(admin, 'GET', '/healthz');
   t.equal(h.status, 200);
   t.equal(h.body, 'ok', 'exactly "ok", as SPEC writes it');
@@ -85,7 +111,7 @@ t.test('bytes of a session still open show in /status and /metrics at once', asy
   // The default idle_timeout (1h) makes the idle sweep run once a second; a session's bytes
   // must not wait for it (the native relay counts them in C++ and credits them when asked).
   const lb = await startLb(t, config());
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   const s = await connect(lb.port('front'), '127.0.0.1', false);
   t.teardown(() => s.destroy());
   const payload = Buffer.alloc(3000, 0x62);
@@ -110,7 +136,7 @@ t.test('bytes of a session still open show in /status and /metrics at once', asy
 
 t.test('error codes: 404 route, 405 method, 404 pool and backend, 400 encoding', async (t) => {
   const lb = await startLb(t, config());
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   const cases: Array<[string, string, number]> = [
     ['GET', '/nope', 404],
     ['GET', '/', 404],
@@ -135,7 +161,7 @@ t.test('error codes: 404 route, 405 method, 404 pool and backend, 400 encoding',
 
 t.test('drain via the API: no new connections to that backend, an open one continues; enable', async (t) => {
   const lb = await startLb(t, config());
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   const keyA = `127.0.0.1:${a.port}`;
   const pool = lb.runtime.pools.get('p')!;
   const open: net.Socket[] = [];
@@ -171,7 +197,7 @@ t.test('drain via the API: no new connections to that backend, an open one conti
 t.test('POST /reload: applied, then rejected with every problem', async (t) => {
   const file = writeConfig(config());
   const lb = await startLb(t, config(), { configFile: file });
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   writeFileSync(file, config().replace(`{ address = "127.0.0.1:${b.port}" }`, `{ address = "127.0.0.1:${b.port}", weight = 3 }`));
   const ok = await request(admin, 'POST', '/reload');
   t.equal(ok.status, 200);
@@ -188,14 +214,51 @@ t.test('POST /reload: applied, then rejected with every problem', async (t) => {
   t.equal(value(e, 'lb_reloads_total', { outcome: 'applied' }), 1);
   t.equal(value(e, 'lb_reloads_total', { outcome: 'rejected' }), 1);
   // The admin server survives a reload that keeps its bind, and goes away with [admin].
-  const adminObj = lb.runtime.admin;
+  const adminObj = lb.admin.server;
   writeFileSync(file, config());
   t.equal((await request(admin, 'POST', '/reload')).status, 200);
-  t.equal(lb.runtime.admin, adminObj, 'same admin server');
+  t.equal(lb.admin.server, adminObj, 'same admin server');
   writeFileSync(file, config().replace('[admin]\nbind = "127.0.0.1:0"\n', ''));
   t.equal((await lb.runtime.reload()).ok, true);
-  t.equal(lb.runtime.admin, null);
+  t.equal(lb.admin.server, null);
   await t.rejects(request(admin, 'GET', '/healthz'), 'admin closed');
+  // And comes back with it, on a new socket.
+  writeFileSync(file, config());
+  t.equal((await lb.runtime.reload()).ok, true);
+  t.not(lb.admin.server, null);
+  t.equal((await request(lb.admin.server!.port, 'GET', '/healthz')).status, 200);
+});
+
+t.test('a reload whose admin bind fails is rejected and changes nothing', async (t) => {
+  const taken = net.createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.teardown(() => new Promise<void>((r) => taken.close(() => r())));
+  const busy = (taken.address() as net.AddressInfo).port;
+  const file = writeConfig(config());
+  const lb = await startLb(t, config(), { configFile: file });
+  const before = lb.admin.server!;
+  writeFileSync(file, config('[pools.q]\nbackends = [{ address = "127.0.0.1:1" }]\n').replace('bind = "127.0.0.1:0"\n[listeners', `bind = "127.0.0.1:${busy}"\n[listeners`));
+  const r = await lb.runtime.reload();
+  t.equal(r.ok, false);
+  t.match(r.ok ? '' : r.error, /127\.0\.0\.1:\d+/);
+  t.equal(lb.admin.server, before, 'the old admin server stays');
+  t.notOk(lb.runtime.pools.has('q'), 'the new pool was not added');
+  t.equal((await request(before.port, 'GET', '/healthz')).status, 200);
+});
+
+t.test('a start whose admin bind fails closes the listeners it opened', async (t) => {
+  const taken = net.createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.teardown(() => new Promise<void>((r) => taken.close(() => r())));
+  const busy = (taken.address() as net.AddressInfo).port;
+  const loaded = parseConfigText(config().replace('bind = "127.0.0.1:0"\n[listeners', `bind = "127.0.0.1:${busy}"\n[listeners`), 'test.toml');
+  if (!loaded.ok) throw new Error('bad config');
+  const runtime = new Runtime(loaded.config, new LogCapture().logger());
+  const admin = new AdminService(runtime, runtime.log);
+  runtime.attach(admin);
+  await t.rejects(runtime.start(), { code: 'LB_BIND_FAILED', bind: `127.0.0.1:${busy}` });
+  t.equal(runtime.listeners.size, 0, 'the listener that opened was closed');
+  t.equal(admin.server, null);
 });
 
 t.test('drain finds a backend by any spelling of its address', async (t) => {
@@ -208,7 +271,7 @@ pool = "p"
 [pools.p]
 backends = [{ address = "[2001:db8::1]:5432" }]
 `);
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   const r = await request(admin, 'POST', `/pools/p/backends/${encodeURIComponent('[2001:DB8:0:0:0:0:0:1]:5432')}/drain`);
   t.equal(r.status, 200);
   t.match(JSON.parse(r.body), { backend: '[2001:db8::1]:5432', state: 'draining' });
@@ -234,7 +297,7 @@ backends = [{ address = "127.0.0.1:${port}" }]
     const r = await request(lb.port('web'), 'GET', `/x${i}`);
     t.equal(r.status, 200);
   }
-  const admin = lb.runtime.admin!.port;
+  const admin = lb.admin.server!.port;
   const doc = JSON.parse((await request(admin, 'GET', '/status')).body) as StatusDoc;
   t.match(doc.listeners[0], { name: 'web', protocol: 'http', http: { requests_total: 3, active_requests: 0, rate_limited: 0 } });
   const e = parseExposition((await request(admin, 'GET', '/metrics')).body);

@@ -1,6 +1,6 @@
 // The prober against real loopback peers: rise/fall on a backend that stops and starts
 // listening, send/expect against a protocol server that answers right, wrong, late or not at
-// all, passive failures, and no leaked handles once a pool stops.
+// all, passive failures, and no leaked handles once a prober stops.
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -8,6 +8,7 @@ import { startServer, connect, collect, deadPort } from '../support/backends.js'
 import { startLb, simpleConfig } from '../support/lb.js';
 import { tcpProbe } from '../../src/health/probe.js';
 import { Pool } from '../../src/pool/pool.js';
+import { Prober } from '../../src/health/prober.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { LogCapture } from '../support/log-capture.js';
 
@@ -103,7 +104,7 @@ t.test('a failed connect while proxying counts against the backend at once', asy
   t.equal((await lb.logs.waitFor({ msg: 'session ended' })).end, 'connect_failed');
 });
 
-t.test('a stopped pool leaves no probe timers or sockets behind', async (t) => {
+t.test('a stopped prober leaves no probe timers or sockets behind', async (t) => {
   const srv = await startServer((s) => s.end());
   t.teardown(() => srv.close());
   const loaded = parseConfigText(simpleConfig([srv.port, await deadPort()]) + fast, 'x.toml');
@@ -112,9 +113,11 @@ t.test('a stopped pool leaves no probe timers or sockets behind', async (t) => {
   const before = count();
   const logs = new LogCapture();
   const pool = new Pool(loaded.config.pools[0]!, logs.logger(), 1000);
-  pool.start();
+  const prober = new Prober(loaded.config.pools[0]!.health!, pool);
+  prober.sync();
   await logs.waitFor({ msg: 'backend up' });
   t.ok(count() > before, 'probing holds timers while running');
+  prober.stop();
   pool.stop();
   // In-flight probes are aborted by stop(); their sockets close within a turn or two.
   for (let i = 0; i < 5 && count() !== before; i++) await new Promise((r) => setImmediate(r));

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { echoServer, connect, collect, startServer, type TestServer } from '../support/backends.js';
+import { echoServer, connect, collect, startServer, deadPort, type TestServer } from '../support/backends.js';
 import { startLb, type TestLb } from '../support/lb.js';
 import { writeConfig } from '../support/lb-process.js';
 import { randomPayload, sha256 } from '../support/random.js';
@@ -173,6 +173,38 @@ t.test('health state and counters survive a reload; weights change without a fla
   t.equal(backendA.total + pool.get(`127.0.0.1:${b.port}`)!.total, totalBefore, 'counters kept');
   await lb.logs.waitForCount({ msg: 'backend up' }, 3);
   t.equal(lb.logs.matching({ msg: 'backend down' }).length, 0, 'nobody flapped');
+});
+
+t.test('the runtime rewires probers on reload: health removed, added back, a pool removed', async (t) => {
+  const dead = await deadPort();
+  const health = '[pools.p.health]\ninterval = "30ms"\ntimeout = "200ms"\nrise = 1\nfall = 1\n';
+  const other = `[pools.q]\nbackends = [{ address = "127.0.0.1:${b.port}" }]\n[pools.q.health]\ninterval = "30ms"\ntimeout = "200ms"\nrise = 1\nfall = 1\n`;
+  const { lb, file, write } = await startFromFile(t, config([{ port: a.port }, { port: dead }], { health }) + other);
+  const pool = lb.runtime.pools.get('p')!;
+  const deadB = pool.get(`127.0.0.1:${dead}`)!;
+  await lb.logs.waitFor({ msg: 'backend up', pool: 'p', backend: `127.0.0.1:${a.port}` });
+  await lb.logs.waitFor({ msg: 'backend up', pool: 'q' });
+  await lb.logs.waitForCount({ msg: 'health check', backend: `127.0.0.1:${dead}`, ok: false }, 2);
+  t.equal(deadB.state, 'down');
+  t.not(pool.passiveHealth, null, 'the runtime gave the pool its prober');
+  // Health section gone: every backend counts as up.
+  write(config([{ port: a.port }, { port: dead }]) + other);
+  t.equal((await lb.runtime.reload(file)).ok, true);
+  t.equal(deadB.state, 'up');
+  t.match(lb.logs.matching({ msg: 'backend up', backend: `127.0.0.1:${dead}` })[0], { why: 'health check removed' });
+  t.equal(pool.passiveHealth, null, 'no prober without a health section');
+  // Back again: a new prober starts from the backends' current health (up) and fall = 1 takes
+  // the dead one down at its first probe.
+  const q = lb.runtime.pools.get('q')!;
+  write(config([{ port: a.port }, { port: dead }], { health }));
+  t.equal((await lb.runtime.reload(file)).ok, true);
+  t.equal(deadB.state, 'up', 'kept its health across the reload');
+  t.equal(pool.get(`127.0.0.1:${a.port}`)!.state, 'up');
+  t.equal(q.passiveHealth, null, 'the removed pool no longer probes');
+  t.equal(lb.runtime.pools.has('q'), false);
+  const down = await lb.logs.waitFor({ msg: 'backend down', backend: `127.0.0.1:${dead}` });
+  t.equal(down.why, 'ECONNREFUSED');
+  t.equal(lb.logs.matching({ msg: 'backend down', backend: `127.0.0.1:${a.port}` }).length, 0, 'the live one never flapped');
 });
 
 t.test('a listener added by one reload serves, and the next reload removes it', async (t) => {
