@@ -24,6 +24,8 @@ export interface AdminTarget {
   readonly listeners: ReadonlyMap<string, Listener>;
   /** Drain and enable go through a pool's drainBackend() / enableBackend(). */
   readonly pools: ReadonlyMap<string, Pool>;
+  /** lb's own resource failures by errno (all processes), read at scrape time. */
+  localErrorCounts(): ReadonlyMap<string, number>;
   /** Resolves once every counter above is current; called before /status and /metrics. */
   beforeReport(): Promise<void>;
   /** The SIGHUP path: re-read the config file and apply it; never rejects. */

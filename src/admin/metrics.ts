@@ -154,6 +154,15 @@ export function createMetrics(runtime: AdminTarget): InstanceType<typeof Registr
       this.inc({ outcome: 'rejected' }, runtime.reloads.rejected);
     },
   });
+  new Counter({
+    name: 'lb_local_errors_total',
+    help: "Failures of lb's own resources (descriptors, buffers, memory, local ports), by errno; never counted against a backend.",
+    labelNames: ['code'], registers: [register],
+    collect() {
+      this.reset();
+      for (const [code, n] of runtime.localErrorCounts()) this.inc({ code }, n);
+    },
+  });
   new Gauge({
     name: 'lb_active_sessions', help: 'Open sessions across all listeners (the global max_connections budget in use).', registers: [register],
     collect() {

@@ -14,7 +14,8 @@ export interface BackendStatus {
   bytes_out: number;
   connect_failures: number;
   removed: boolean;
-  last_check: { ok: boolean; at: string; detail: string; duration_ms: number } | null;
+  /** `result`: pass / fail (counted toward rise and fall), or local_error (lb's own resources; `detail` is the errno). */
+  last_check: { ok: boolean; result: 'pass' | 'fail' | 'local_error'; at: string; detail: string; duration_ms: number } | null;
 }
 
 export interface StatusDoc {
@@ -93,7 +94,13 @@ export function buildStatus(runtime: AdminTarget, version: string): StatusDoc {
         last_check:
           b.lastCheck === null
             ? null
-            : { ok: b.lastCheck.ok, at: new Date(b.lastCheck.atMs).toISOString(), detail: b.lastCheck.detail, duration_ms: b.lastCheck.durationMs },
+            : {
+                ok: b.lastCheck.ok,
+                result: b.lastCheck.result,
+                at: new Date(b.lastCheck.atMs).toISOString(),
+                detail: b.lastCheck.detail,
+                duration_ms: b.lastCheck.durationMs,
+              },
       })),
     })),
   };

@@ -47,11 +47,17 @@ export function renderStatus(doc: StatusDoc): string {
         b.total,
         formatBytes(b.bytes_in),
         formatBytes(b.bytes_out),
-        b.last_check === null ? '-' : `${b.last_check.ok ? 'ok' : 'FAIL ' + b.last_check.detail} ${b.last_check.duration_ms}ms ${ago(b.last_check.at)}`,
+        b.last_check === null ? '-' : `${checkText(b.last_check)} ${b.last_check.duration_ms}ms ${ago(b.last_check.at)}`,
       ]),
     ));
   }
   return out.join('\n') + '\n';
+}
+
+/** "ok", "FAIL ECONNREFUSED", or "LOCAL EMFILE" for a probe that failed on lb's own resources. */
+function checkText(c: NonNullable<StatusDoc['pools'][number]['backends'][number]['last_check']>): string {
+  if (c.ok) return 'ok';
+  return `${c.result === 'local_error' ? 'LOCAL' : 'FAIL'} ${c.detail}`;
 }
 
 function ago(iso: string): string {

@@ -3,10 +3,13 @@
 // every `interval` with ±10% jitter so that hundreds of probes do not fire in the same tick
 // (Envoy's interval_jitter). Results feed the backend's Hysteresis; only transitions reach the
 // pool, through Pool.healthChanged. Passive failures (a connect that failed while serving a
-// client) are recorded at once, without waiting for the next probe.
+// client) are recorded at once, without waiting for the next probe. A probe that fails on lb's
+// own resources (EMFILE, ENOBUFS, ...) counts neither way: the hysteresis and the backend's
+// state stay as they were, the error is counted, and a warning is logged at most once a second.
 import type { HealthConfig } from '../config/types.js';
 import type { Backend } from '../pool/backend.js';
 import type { PassiveHealth, Pool } from '../pool/pool.js';
+import { countLocalError, isLocalError } from '../local-errors.js';
 import { Hysteresis } from './hysteresis.js';
 import { tcpProbe, type ProbeResult } from './probe.js';
 import { udpProbe } from './udp-probe.js';
@@ -28,9 +31,13 @@ export const udpBackendProbe: BackendProbeFn = (b, cfg, signal) =>
 export interface ProberOptions {
   /** The probe to run (default: tcpBackendProbe). */
   readonly probe?: BackendProbeFn;
+  /** Clock for the local-error warning's once-a-second limit (default: performance.now). */
+  readonly now?: () => number;
 }
 
 const JITTER = 0.1;
+/** Local-error warnings: at most one per pool per this long (the rest are counted in it). */
+const LOCAL_WARN_INTERVAL_MS = 1000;
 
 class BackendProbe {
   timer: NodeJS.Timeout | null = null;
@@ -53,11 +60,16 @@ export class Prober implements PassiveHealth {
   private readonly pool: ProbedPool;
   private readonly probes = new Map<Backend, BackendProbe>();
   private readonly probe: BackendProbeFn;
+  private readonly now: () => number;
+  /** When the last local-error warning was logged, and how many local errors came since. */
+  private localWarnAtMs = -Infinity;
+  private localSinceWarn = 0;
 
   constructor(config: HealthConfig, pool: ProbedPool, options: ProberOptions = {}) {
     this.config = config;
     this.pool = pool;
     this.probe = options.probe ?? tcpBackendProbe;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** Start probing `b` (idempotent). The first probe runs soon, so new backends come up fast. */
@@ -105,7 +117,7 @@ export class Prober implements PassiveHealth {
   /** PassiveHealth: a connect to `b` failed while serving a client; counts as a failed check now. */
   recordPassiveFailure(b: Backend, detail: string): void {
     const p = this.probes.get(b);
-    if (!p) return;
+    if (!p || isLocalError(detail)) return;
     this.apply(p, { ok: false, detail: `connect failed while proxying: ${detail}`, durationMs: 0 });
   }
 
@@ -137,12 +149,31 @@ export class Prober implements PassiveHealth {
     const durationMs = Math.round(result.durationMs);
     const log = this.pool.log;
     if (log.isLevelEnabled('debug')) {
-      log.debug({ backend: b.key, ok: result.ok, detail: result.detail, duration_ms: durationMs }, 'health check');
+      log.debug({ backend: b.key, ok: result.ok, detail: result.detail, duration_ms: durationMs, ...(result.localError ? { local_error: true } : {}) }, 'health check');
     }
-    b.lastCheck = { ok: result.ok, atMs: Date.now(), detail: result.detail, durationMs };
+    if (result.localError === true) {
+      b.lastCheck = { ok: false, result: 'local_error', atMs: Date.now(), detail: result.detail, durationMs };
+      this.localError(b, result.detail);
+      return;
+    }
+    b.lastCheck = { ok: result.ok, result: result.ok ? 'pass' : 'fail', atMs: Date.now(), detail: result.detail, durationMs };
     if (result.ok) b.checksPassed++;
     else b.checksFailed++;
     const t = p.hysteresis.record(result.ok);
     if (t !== 'unchanged') this.pool.healthChanged(b, t === 'went_up', result.detail);
+  }
+
+  /** Count a probe's local error; warn at most once per LOCAL_WARN_INTERVAL_MS for this pool. */
+  private localError(b: Backend, code: string): void {
+    countLocalError(code);
+    this.localSinceWarn++;
+    const now = this.now();
+    if (now - this.localWarnAtMs < LOCAL_WARN_INTERVAL_MS) return;
+    this.pool.log.warn(
+      { backend: b.key, code, local_errors: this.localSinceWarn },
+      "health check failed on lb's own resources; not counted against the backend",
+    );
+    this.localWarnAtMs = now;
+    this.localSinceWarn = 0;
   }
 }

@@ -4,14 +4,14 @@
 // passes because no ICMP error came back would be a lie. Resolves, never rejects; the socket
 // and timer are released on every path.
 import dgram from 'node:dgram';
-import type { ProbeResult, ProbeTarget } from './probe.js';
+import { errorResult, type ProbeResult, type ProbeTarget } from './probe.js';
 
 export function udpProbe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
     let done = false;
     const socket = dgram.createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
-    const finish = (ok: boolean, detail: string): void => {
+    const finish = (ok: boolean, detail: string, err?: NodeJS.ErrnoException): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -21,12 +21,14 @@ export function udpProbe(target: ProbeTarget, signal?: AbortSignal): Promise<Pro
       } catch {
         // already closed
       }
-      resolve({ ok, detail, durationMs: performance.now() - started });
+      const durationMs = performance.now() - started;
+      resolve(err === undefined ? { ok, detail, durationMs } : errorResult(err, durationMs));
     };
     const timer = setTimeout(() => finish(false, 'timeout (no reply)'), target.timeoutMs);
     const onAbort = (): void => finish(false, 'aborted');
     signal?.addEventListener('abort', onAbort);
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
+    // EMFILE and the like arrive here too (the implicit bind of connect()): errorResult marks them.
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(false, '', err));
     socket.on('message', (msg: Buffer) => {
       const e = target.expect;
       if (msg.length >= e.length && msg.subarray(0, e.length).equals(e)) finish(true, 'ok');

@@ -13,6 +13,19 @@ export interface Closable {
   close(reason: EndReason, detail?: string): void;
 }
 
+/**
+ * A health check's outcome as /status shows it. `result`: 'pass' / 'fail' count toward rise
+ * and fall; 'local_error' is a probe that failed on lb's own resources (`detail` holds the
+ * errno) and counted neither way.
+ */
+export interface LastCheck {
+  readonly ok: boolean;
+  readonly result: 'pass' | 'fail' | 'local_error';
+  readonly atMs: number;
+  readonly detail: string;
+  readonly durationMs: number;
+}
+
 export class Backend {
   /** Identity across reloads: the canonical address text. */
   readonly key: string;
@@ -38,7 +51,7 @@ export class Backend {
   /** Open sessions, so on_down = close and drain deadlines can reach them. */
   readonly sessions = new Set<Closable>();
   /** Outcome of the last health probe, if any. */
-  lastCheck: { ok: boolean; atMs: number; detail: string; durationMs: number } | null = null;
+  lastCheck: LastCheck | null = null;
   checksPassed = 0;
   checksFailed = 0;
 

@@ -12,6 +12,7 @@ import type { PoolConfig } from '../config/types.js';
 import { Backend, type Closable } from './backend.js';
 import type { PickContext, Selector } from './selectors/selector.js';
 import { createSelector } from './selectors/registry.js';
+import { isLocalError } from '../local-errors.js';
 
 /** on_down = "close": sessions of a backend that went down are closed over this long. */
 const CLOSE_SPREAD_MS = 1000;
@@ -35,7 +36,7 @@ export interface PoolLink {
 
 /** Passive health detection: told of connect failures while serving clients (the runtime sets the pool's prober). */
 export interface PassiveHealth {
-  /** A connect to `b` failed with `detail` (an errno or "timeout"). */
+  /** A connect to `b` failed with `detail` (an errno, never a local error). */
   recordPassiveFailure(b: Backend, detail: string): void;
 }
 
@@ -111,8 +112,14 @@ export class Pool {
     if (b.removed && b.active === 0) this.forget(b);
   }
 
-  /** A connect to `b` failed while serving a client: counts against its health at once. */
+  /**
+   * A connect to `b` failed with `detail` (an errno or "timeout") while serving a client:
+   * counts against its health at once. lb's own failures (isLocalError: EMFILE, ENOBUFS,
+   * EADDRNOTAVAIL, ...) say nothing about the backend and are ignored here: no failure
+   * count, no passive health failure, nothing sent to the supervisor.
+   */
   reportConnectFailure(b: Backend, detail: string): void {
+    if (isLocalError(detail)) return;
     b.connectFailures++;
     this.passiveHealth?.recordPassiveFailure(b, detail);
     this.link?.connectFailed?.(this.name, b.key, detail);

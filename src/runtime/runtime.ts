@@ -14,6 +14,7 @@ import { diffConfig } from '../config/diff.js';
 import { Pool, type PoolLink } from '../pool/pool.js';
 import { createListener, type Listener } from '../listeners/listener.js';
 import { ConnectionBudget } from '../listeners/budget.js';
+import { localErrors } from '../local-errors.js';
 import { Probers } from './probers.js';
 
 export interface RuntimeOptions {
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   readonly beforeApply?: (text: string, config: Config) => Promise<void>;
   /** Before /status and /metrics are built (the supervisor gathers its workers' counters). */
   readonly beforeReport?: () => Promise<void>;
+  /** Local errors met by other processes (the supervisor's workers), added to this one's own. */
+  readonly otherLocalErrors?: () => ReadonlyMap<string, number>;
 }
 
 /**
@@ -90,6 +93,13 @@ export class Runtime {
   /** Run `c` beside the listeners from start() on (call before start): it follows every reload. */
   attach(c: Companion): void {
     this.companions.push(c);
+  }
+
+  /** lb's own resource failures by errno (EMFILE, ...), this process's and its workers'. Read at scrape. */
+  localErrorCounts(): Map<string, number> {
+    const out = new Map(localErrors);
+    for (const [code, n] of this.options.otherLocalErrors?.() ?? []) out.set(code, (out.get(code) ?? 0) + n);
+    return out;
   }
 
   /** Counters are current once this resolves (see RuntimeOptions.beforeReport). */

@@ -14,6 +14,7 @@ import { AdminService } from '../../src/admin/admin-service.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { formatProblem } from '../../src/config/validate.js';
 import { Runtime } from '../../src/runtime/runtime.js';
+import { countLocalError, localErrors } from '../../src/local-errors.js';
 
 /** A runtime with the admin service attached before start, as `lb run` wires it. */
 async function startLb(t: Test, toml: string, opts: { configFile?: string } = {}): Promise<{ runtime: Runtime; admin: AdminService; logs: LogCapture; port(name: string): number }> {
@@ -259,6 +260,22 @@ t.test('a start whose admin bind fails closes the listeners it opened', async (t
   await t.rejects(runtime.start(), { code: 'LB_BIND_FAILED', bind: `127.0.0.1:${busy}` });
   t.equal(runtime.listeners.size, 0, 'the listener that opened was closed');
   t.equal(admin.server, null);
+});
+
+t.test('lb_local_errors_total: one sample per errno seen, read at scrape time', async (t) => {
+  const lb = await startLb(t, config());
+  const admin = lb.admin.server!.port;
+  const before = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(before.types.get('lb_local_errors_total'), 'counter');
+  const was = (code: string): number => localErrors.get(code) ?? 0;
+  const [emfile, enobufs] = [was('EMFILE'), was('ENOBUFS')];
+  countLocalError('EMFILE');
+  countLocalError('EMFILE');
+  countLocalError('ENOBUFS');
+  const e = parseExposition((await request(admin, 'GET', '/metrics')).body);
+  t.equal(value(e, 'lb_local_errors_total', { code: 'EMFILE' }), emfile + 2);
+  t.equal(value(e, 'lb_local_errors_total', { code: 'ENOBUFS' }), enobufs + 1);
+  t.same(e.samples.filter((x) => x.name === 'lb_local_errors_total').map((x) => x.labels['code']).sort(), [...localErrors.keys()].sort(), 'one sample per code seen');
 });
 
 t.test('drain finds a backend by any spelling of its address', async (t) => {

@@ -1,9 +1,12 @@
 // The prober against real loopback peers: rise/fall on a backend that stops and starts
 // listening, send/expect against a protocol server that answers right, wrong, late or not at
-// all, passive failures, and no leaked handles once a prober stops.
+// all, passive failures, probes that fail on lb's own descriptors (a child process under
+// ulimit -n), and no leaked handles once a prober stops.
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startServer, connect, collect, deadPort } from '../support/backends.js';
 import { startLb, simpleConfig } from '../support/lb.js';
 import { tcpProbe } from '../../src/health/probe.js';
@@ -102,6 +105,57 @@ t.test('a failed connect while proxying counts against the backend at once', asy
   const down = await lb.logs.waitFor({ msg: 'backend down' });
   t.match(down.why, /connect failed while proxying: ECONNREFUSED/);
   t.equal((await lb.logs.waitFor({ msg: 'session ended' })).end, 'connect_failed');
+});
+
+t.test('a probe that fails on lb\'s own descriptors (EMFILE) counts neither way', async (t) => {
+  const srv = await startServer((s) => s.end());
+  t.teardown(() => srv.close());
+  // The child takes every descriptor below its limit, then probes; the loader is tap's
+  // TypeScript import hook (the child runs the .ts helper directly).
+  const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, ...loader, fileURLToPath(new URL('./local-error-child.ts', import.meta.url)), String(srv.port)],
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  t.equal(code, 0, stderr);
+  type Snap = { state: string; passed: number; failed: number; lastCheck: { ok: boolean; result: string; detail: string } };
+  type Result = { ok: boolean; detail: string; localError?: boolean };
+  const out = JSON.parse(stdout) as {
+    fill: string;
+    first: Snap & { result: Result };
+    local: Snap & { results: Result[]; warnsAtSameTime: number; warns: Array<Record<string, unknown>>; counted: number; connectFailures: number };
+    tcpProbe: Result;
+    udpProbe: Result;
+    after: Snap & { result: Result; upLines: number };
+    whileUp: Snap & { results: Result[]; downLines: number };
+  };
+  t.equal(out.fill, 'EMFILE', 'the child ran out of descriptors');
+  t.match(out.first, { result: { ok: true }, state: 'down', passed: 1 }, 'one pass of rise = 2 before');
+
+  t.same(out.local.results.map((r) => [r.ok, r.detail, r.localError]), Array(4).fill([false, 'EMFILE', true]), 'probes fail with EMFILE, marked local');
+  t.match(out.local, { state: 'down', passed: 1, failed: 0 }, 'no pass, no failure counted');
+  t.match(out.local.lastCheck, { ok: false, result: 'local_error', detail: 'EMFILE' }, 'the last check says local_error');
+  t.equal(out.local.counted, 4, 'each local error counted (lb_local_errors_total)');
+  t.equal(out.local.warnsAtSameTime, 1, 'one warning for three local errors within the same second');
+  t.equal(out.local.warns.length, 2, 'and a second one a second later');
+  t.match(out.local.warns[0], { level: 40, pool: 'p', code: 'EMFILE', local_errors: 1 });
+  t.match(out.local.warns[1], { level: 40, pool: 'p', code: 'EMFILE', local_errors: 3 });
+  t.equal(out.local.connectFailures, 0, 'a passive EMFILE is not a connect failure of the backend');
+
+  t.match(out.tcpProbe, { ok: false, detail: 'EMFILE', localError: true }, 'tcpProbe classifies EMFILE as local');
+  t.match(out.udpProbe, { ok: false, detail: 'EMFILE', localError: true }, 'udpProbe classifies EMFILE as local');
+
+  t.match(out.after, { result: { ok: true }, state: 'up', passed: 2, failed: 0, upLines: 1 }, 'the next pass completes rise: the run before the local errors was kept');
+  t.same(out.whileUp.results.map((r) => r.localError), [true, true]);
+  t.match(out.whileUp, { state: 'up', failed: 0, downLines: 0 }, 'with fall = 1, local errors while up do not take it down');
 });
 
 t.test('a stopped prober leaves no probe timers or sockets behind', async (t) => {

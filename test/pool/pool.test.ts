@@ -1,9 +1,10 @@
 // Pool behaviour with real sessions: on_down = keep vs close (spread over about a second),
-// and draining through the runtime operation the admin API will call.
+// draining through the runtime operation the admin API will call, and passive failures that
+// are lb's own (a local error) never counting against a backend.
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
-import { echoServer, startServer, connect, collect, type TestServer } from '../support/backends.js';
+import { echoServer, startServer, connect, collect, deadPort, type TestServer } from '../support/backends.js';
 import { startLb, simpleConfig } from '../support/lb.js';
 
 /** A backend whose health probe port can be switched off independently of its data port. */
@@ -102,4 +103,44 @@ t.test('a session whose connect was in flight when its backend started draining 
   await got;
   const line = await lb.logs.waitFor({ msg: 'session ended' });
   t.equal(line.end, 'drained', 'closed by the drain deadline, not left running');
+});
+
+/** The errno of a real failed connect. */
+function connectError(opts: net.NetConnectOpts): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(opts);
+    s.on('connect', () => {
+      s.destroy();
+      reject(new Error('connected'));
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+t.test('reportConnectFailure ignores local errors: no failure count, no passive health failure', async (t) => {
+  const echo = await echoServer();
+  const sw = await healthSwitch();
+  t.teardown(() => Promise.all([echo.close(), sw.close()]));
+  // fall = 1: any counted passive failure takes the backend down at once.
+  const health = `[pools.p.health]\ninterval = "1h"\ntimeout = "200ms"\nrise = 1\nfall = 1\nport = ${sw.port}\n`;
+  const lb = await startLb(t, simpleConfig([echo.port]) + health);
+  await lb.logs.waitFor({ msg: 'backend up' });
+  const pool = lb.runtime.pools.get('p')!;
+  const b = pool.backends[0]!;
+  // A real EADDRNOTAVAIL: bind to a local address this host does not have (TEST-NET-1).
+  const local = await connectError({ host: '127.0.0.1', port: echo.port, localAddress: '192.0.2.1' });
+  t.equal(local, 'EADDRNOTAVAIL');
+  pool.reportConnectFailure(b, local);
+  pool.reportConnectFailure(b, 'EMFILE');
+  t.equal(b.connectFailures, 0, 'not a connect failure of the backend');
+  t.equal(b.state, 'up', 'health unchanged');
+  t.equal(b.checksFailed, 0);
+  t.equal(lb.logs.matching({ msg: 'backend down' }).length, 0);
+  // The same path with the backend's own failure does count.
+  const refused = await connectError({ host: '127.0.0.1', port: await deadPort() });
+  t.equal(refused, 'ECONNREFUSED');
+  pool.reportConnectFailure(b, refused);
+  t.equal(b.connectFailures, 1);
+  t.equal(b.state, 'down', 'a counted passive failure with fall = 1');
+  t.match((await lb.logs.waitFor({ msg: 'backend down' })).why, /connect failed while proxying: ECONNREFUSED/);
 });

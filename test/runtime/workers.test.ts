@@ -88,6 +88,7 @@ t.test('two workers serve one listener; /status and /metrics add up both', async
   t.equal(status.pools[0]!.backends[0]!.bytes_out, bytes);
   const metrics = (await http(admin, 'GET', '/metrics')).body;
   t.match(metrics, /lb_listener_sessions_total\{listener="front",protocol="tcp"\} 200/);
+  t.match(metrics, /# TYPE lb_local_errors_total counter/, 'local errors are reported (summed over workers)');
   // Lines from two processes share one stdout pipe: each must arrive whole (none torn).
   const ended = await lb.logs.waitForCount({ msg: 'session ended' }, 200);
   t.equal(ended.length, 200, 'one access line per connection, none torn');

@@ -32,6 +32,8 @@ export interface Counters {
   listeners: Record<string, ListenerCounters>;
   /** pool name → backend key → counters. */
   backends: Record<string, Record<string, BackendCounters>>;
+  /** The worker's local errors (EMFILE, ...) by errno, since it started. */
+  localErrors: Record<string, number>;
 }
 
 /** Why a worker could not start or apply: enough to log it as the supervisor would. */

@@ -4,7 +4,8 @@
 // - health flips and admin drains made here are sent to every worker;
 // - a reload is validated here, applied by every worker (binds happen there, through
 //   cluster's shared handles), and only then applied here (pools, probers, admin);
-// - /status and /metrics first gather every worker's counters (one request each);
+// - /status and /metrics first gather every worker's counters (one request each), local
+//   errors included (a worker's last report counts on after it exits);
 // - a worker that dies is forked again with the running config and the current states;
 // - SIGTERM/SIGINT stop the workers gracefully, then the supervisor exits 0.
 // Listeners are shared with SCHED_NONE: each worker accepts from the kernel socket itself, so
@@ -32,6 +33,8 @@ class Slot {
   worker: Worker | null = null;
   started = false;
   lastStartMs = 0;
+  /** Local errors of the worker in this slot, as of its last counters reply. */
+  localErrors: Record<string, number> = {};
   readonly pending = new Map<number, (m: Reply | null) => void>();
   constructor(readonly index: number) {}
 
@@ -61,6 +64,8 @@ export class Supervisor {
   private binds: Record<string, string> = {};
   private nextId = 1;
   private stopping = false;
+  /** Local errors reported by workers that have since exited (a restart starts from 0). */
+  private readonly exitedLocalErrors = new Map<string, number>();
 
   constructor(o: SupervisorOptions) {
     this.log = o.log;
@@ -79,6 +84,7 @@ export class Supervisor {
       },
       beforeApply: (text) => this.applyToWorkers(text),
       beforeReport: () => this.gatherCounters(),
+      otherLocalErrors: () => this.workerLocalErrors(),
     });
     this.runtime.workers = o.count;
   }
@@ -163,6 +169,8 @@ export class Supervisor {
       w.on('exit', (code, signal) => {
         for (const done of slot.pending.values()) done(null);
         slot.pending.clear();
+        addCounts(this.exitedLocalErrors, slot.localErrors);
+        slot.localErrors = {};
         if (slot.worker === w) {
           slot.worker = null;
           slot.started = false;
@@ -239,8 +247,10 @@ export class Supervisor {
     const replies = await Promise.all(this.slots.map((s) => this.request(s, (id) => ({ t: 'counters', id }), COUNTERS_TIMEOUT_MS)));
     const listeners = new Map<string, ListenerCounters>();
     const backends = new Map<string, Counters['backends'][string][string]>();
-    for (const r of replies) {
+    for (const [i, r] of replies.entries()) {
       if (r === null || r.t !== 'counters') continue;
+      // A worker that did not answer keeps its last count (a counter must not dip).
+      this.slots[i]!.localErrors = r.counters.localErrors ?? {};
       for (const [name, c] of Object.entries(r.counters.listeners)) {
         let sum = listeners.get(name);
         if (sum === undefined) listeners.set(name, (sum = zeroListenerCounters()));
@@ -273,6 +283,13 @@ export class Supervisor {
     }
   }
 
+  /** The workers' local errors: exited ones' plus each live one's last report. */
+  private workerLocalErrors(): Map<string, number> {
+    const sum = new Map(this.exitedLocalErrors);
+    for (const s of this.slots) addCounts(sum, s.localErrors);
+    return sum;
+  }
+
   /** Every backend's health and admin drain, for workers that have just started. */
   private states(): ToWorker {
     const backends: Array<{ pool: string; key: string; healthy: boolean; drained: boolean }> = [];
@@ -281,6 +298,10 @@ export class Supervisor {
     }
     return { t: 'states', backends };
   }
+}
+
+function addCounts(sum: Map<string, number>, add: Record<string, number>): void {
+  for (const [code, n] of Object.entries(add)) sum.set(code, (sum.get(code) ?? 0) + n);
 }
 
 /** `workers` from the config: "auto" is one per core. */

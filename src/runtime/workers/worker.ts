@@ -9,6 +9,7 @@ import { formatProblem } from '../../config/validate.js';
 import { BindError } from '../../errors.js';
 import { Runtime } from '../runtime.js';
 import { exit } from '../signals.js';
+import { localErrors } from '../../local-errors.js';
 import {
   readListenerCounters, workerConfig,
   type Counters, type FromWorker, type ToWorker, type WorkerError,
@@ -128,7 +129,7 @@ function binds(r: Runtime): Record<string, string> {
 }
 
 function counters(r: Runtime | null): Counters {
-  const out: Counters = { listeners: {}, backends: {} };
+  const out: Counters = { listeners: {}, backends: {}, localErrors: Object.fromEntries(localErrors) };
   if (r === null) return out;
   r.syncCounters();
   for (const [name, l] of r.listeners) out.listeners[name] = readListenerCounters(l);
