@@ -3,6 +3,9 @@
 #pragma once
 
 #include <node_api.h>
+#include <uv.h>
+
+#include <stdio.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,6 +20,24 @@ inline napi_value Undefined(napi_env env) {
   napi_value u;
   napi_get_undefined(env, &u);
   return u;
+}
+
+// Throw an Error shaped like Node's errno errors: code ("EMFILE"), errno (negative), syscall.
+inline void ThrowErrno(napi_env env, int err, const char* syscall) {
+  const char* code = uv_err_name(-err);
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s %s", syscall, code);
+  napi_value e, c, m, s;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, c, m, &e);
+  napi_set_named_property(env, e, "code", c);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, e, "syscall", s);
+  napi_value n;
+  napi_create_int32(env, -err, &n);
+  napi_set_named_property(env, e, "errno", n);
+  napi_throw(env, e);
 }
 
 // The first `want` arguments; false (with a TypeError thrown) when fewer were passed.

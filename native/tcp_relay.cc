@@ -13,8 +13,9 @@
 // uv_poll_t per socket cost fourteen: libuv re-registers the fd on every change of events.)
 //
 // Model: JavaScript accepts (net.Server keeps binding and the workers' sharing), runs
-// admission and picks the backend. It hands the accepted client's fd to open() (the handle
-// keeps owning the fd and closes it at the end) and calls dial() with the backend's address.
+// admission and picks the backend. It hands the accepted client's fd to open(), which takes
+// a duplicate of it (JavaScript then closes its net.Socket; the relay owns and closes the
+// copy), and calls dial() with the backend's address.
 // From then on this file moves the bytes and calls the one JavaScript callback with
 // (session id, event, a, b) at most three times per attempt: connected, connect failed
 // (a = -errno), ended (a = side that ended it, b = -errno or 0). Counters are read by
@@ -28,7 +29,11 @@
 // - a FIN is passed on as a FIN (shutdown) while the other direction keeps flowing; a FIN
 //   that was really a reset (a zero-length send to that side fails) is a reset; the session
 //   ends once both FINs are read and every byte is written (close sends the FIN still owed);
-// - a reset on one side is passed on as a reset (SO_LINGER 0) on the other.
+// - a reset or any other socket error on one side is passed on as a reset (SO_LINGER 0) on
+//   the other, also after either side half-closed, and as soon as epoll reports it (a side
+//   whose read already ended is not read again, but its EPOLLERR still ends the session);
+// - a backend that fails before a byte moved either way (it accepted, then reset) is a
+//   failed connect: the client is left untouched and JavaScript retries or gives up.
 // Everything runs on the event loop thread; no locks, no threads.
 #include <node_api.h>
 #include <uv.h>
@@ -37,6 +42,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -54,6 +60,12 @@ using lbnative::GetArgs;
 using lbnative::Undefined;
 
 constexpr size_t kBuf = 64 * 1024;
+// The longest PROXY header open() takes (v1 is at most 107 bytes, lb's v2 at most 52): a
+// header is sent from, and held in, buffers of kBuf bytes.
+constexpr size_t kMaxHeader = 4096;
+static_assert(kMaxHeader <= kBuf, "a held header must fit a held buffer");
+// Bumped whenever the calls below change; the JavaScript side refuses another (tcp-relay.ts).
+constexpr int32_t kAbi = 2;
 // Reads per session per turn: a session with more goes to the back of the queue for the next
 // loop turn (an idle handle keeps the loop from sleeping meanwhile), so one fast stream
 // cannot hold the loop.
@@ -201,6 +213,7 @@ void Linger0(int fd) {
 // Keep n bytes for a destination that did not take them. Only an empty direction is held
 // into this way, so the copy starts at the front.
 void Hold(Dir& d, const uint8_t* p, size_t n) {
+  if (n > kBuf) abort();  // callers hold at most one read (kBuf) or one header (kMaxHeader)
   if (d.held.buf == nullptr) {
     if (!g.spare.empty()) {
       d.held.buf = g.spare.back();
@@ -250,13 +263,14 @@ void CloseUp(Session* s) {
   FreeEnd(e);
 }
 
-// The client fd belongs to its libuv handle, which closes it: only leave the epoll set.
-void ReleaseClient(Session* s, bool registered) {
+// The client fd is the relay's own copy (open() duplicated it).
+void CloseClient(Session* s, bool registered) {
   End* e = s->client;
   if (e == nullptr) return;
   s->client = nullptr;
   e->dead = true;
   if (registered) epoll_ctl(g.epfd, EPOLL_CTL_DEL, e->fd, nullptr);
+  close(e->fd);
   FreeEnd(e);
 }
 
@@ -274,13 +288,13 @@ void FreeSession(Session* s) {
   else delete s;
 }
 
-// The one place a session ends: sockets released, held bytes freed, the id given back.
+// The one place a session ends: sockets closed, held bytes freed, the id given back.
 // `notify`: tell JavaScript (ended by the relay, not by a call from JavaScript).
 void Finish(Session* s, int side, int err, bool notify) {
   if (s->done) return;
   s->done = true;
   FillStats(s);
-  ReleaseClient(s, s->connected);
+  CloseClient(s, s->connected);
   CloseUp(s);
   Unhold(s->in);
   Unhold(s->out);
@@ -291,11 +305,28 @@ void Finish(Session* s, int side, int err, bool notify) {
   FreeSession(s);
 }
 
-// A socket failed with `err` (positive errno). A reset is passed on as a reset.
+void ConnectFailed(Session* s, int err);
+
+// A socket failed with `err` (positive errno): the other side is reset (SO_LINGER 0), so that
+// a truncated stream never looks like a clean end there. A backend that fails before any
+// byte moved either way is a failed connect instead (JavaScript may retry elsewhere): the
+// client leaves the epoll set and waits, unread, for the next attempt.
 void Failed(Session* s, int side, int err) {
-  if (err == ECONNRESET && s->connected) {
-    End* other = side == kClient ? s->up : s->client;
-    if (other != nullptr) Linger0(other->fd);
+  if (side == kUpstream && s->connected && s->bytesIn == 0 && s->bytesOut == 0 && !s->in.eof && !s->out.eof) {
+    s->connected = false;
+    epoll_ctl(g.epfd, EPOLL_CTL_DEL, s->client->fd, nullptr);
+    s->client->readable = s->client->writable = s->client->hup = s->client->error = false;
+    Unhold(s->in);
+    Unhold(s->out);
+    s->in = Dir();
+    s->out = Dir();
+    s->firstFin = -1;
+    ConnectFailed(s, err);
+    return;
+  }
+  if (s->connected) {
+    Linger0(s->client->fd);
+    if (s->up != nullptr) Linger0(s->up->fd);
   }
   Finish(s, side, err, true);
 }
@@ -487,12 +518,24 @@ void OnEvent(End* e, uint32_t ev) {
   if (ev & EPOLLERR) e->error = true;
   if (e->side == kUpstream && !s->connected) {
     int err = SockError(e->fd);
+    // A hang-up with no error on a socket that never connected (seen when the connect is
+    // refused in ways that leave no SO_ERROR): a failed connect now, not at connect_timeout.
+    if (err == 0 && (ev & EPOLLHUP)) err = ECONNRESET;
     if (err != 0) ConnectFailed(s, err);
     else if (ev & EPOLLOUT) Connected(s);
     return;
   }
   if (!s->connected) return;
-  Run(s);
+  // Bytes that came before an error are delivered first (Run reads them, and meets the
+  // error itself when it reads on)...
+  if (!Run(s) || s->done || e->dead || !s->connected) return;
+  // ...but a side whose read has ended (its FIN came first) is not read again, so its error
+  // is acted on here, at once, instead of waiting for traffic or idle_timeout.
+  if (e->error) {
+    e->error = false;
+    int err = SockError(e->fd);
+    if (err != 0) Failed(s, e->side, err);
+  }
 }
 
 void FreeDead() {
@@ -583,8 +626,14 @@ napi_value Init(napi_env env, napi_callback_info info) {
       napi_throw_error(env, "EMFILE", "tcp relay: epoll_create1 failed");
       return nullptr;
     }
-    uv_poll_init(g.loop, &g.epPoll, g.epfd);
-    uv_poll_start(&g.epPoll, UV_READABLE, OnEpoll);
+    int r = uv_poll_init(g.loop, &g.epPoll, g.epfd);
+    if (r == 0) r = uv_poll_start(&g.epPoll, UV_READABLE, OnEpoll);
+    if (r != 0) {
+      close(g.epfd);
+      g.epfd = -1;
+      napi_throw_error(env, uv_err_name(r), "tcp relay: cannot poll its epoll set");
+      return nullptr;
+    }
     // The relay's poll keeps the process alive only while it has sessions (Live).
     uv_unref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
     uv_idle_init(g.loop, &g.idle);
@@ -595,26 +644,40 @@ napi_value Init(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// open(clientFd, header: Buffer | null) → id. The client is polled once the backend is up.
+// open(clientFd, header: Buffer | null) → id. The relay keeps a duplicate of the fd (the
+// caller closes its own); the client is polled once the backend is up. Throws a RangeError
+// for a header longer than kMaxHeader and an errno error when the fd cannot be duplicated.
 napi_value Open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!GetArgs(env, info, 2, argv)) return nullptr;
+  if (g.epfd < 0) {
+    napi_throw_error(env, nullptr, "open: init() has not run");
+    return nullptr;
+  }
   bool ok = true;
   int32_t fd = Int(env, argv[0], &ok);
   if (!ok || fd < 0) {
     napi_throw_type_error(env, nullptr, "open: a file descriptor");
     return nullptr;
   }
-  Session* s = new Session();
   bool isBuf = false;
+  void* data = nullptr;
+  size_t len = 0;
   napi_is_buffer(env, argv[1], &isBuf);
-  if (isBuf) {
-    void* data;
-    size_t len;
-    napi_get_buffer_info(env, argv[1], &data, &len);
-    s->header.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + len);
+  if (isBuf && napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) isBuf = false;
+  if (isBuf && len > kMaxHeader) {
+    napi_throw_range_error(env, nullptr, "open: a PROXY header longer than 4096 bytes");
+    return nullptr;
   }
-  s->client = NewEnd(s, fd, kClient);
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) {
+    lbnative::ThrowErrno(env, errno, "dup");
+    return nullptr;
+  }
+  Session* s = new Session();
+  if (isBuf && len > 0) s->header.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + len);
+  s->client = NewEnd(s, own, kClient);
+  fd = own;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   s->id = g.sessions.Add(s);
@@ -688,12 +751,19 @@ napi_value Abort(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// close(id): end the session now (drain, timeouts, shutdown); stats hold its last counters.
+// close(id, reset): end the session now (drain, timeouts, shutdown, a failed connect); with
+// `reset` both sockets are closed with RST instead of FIN. Stats hold its last counters.
 napi_value Close(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  napi_value argv[2];
+  if (!GetArgs(env, info, 2, argv)) return nullptr;
   Session* s = SessionOf(env, argv[0]);
   if (!s) return nullptr;
+  bool reset = false;
+  napi_get_value_bool(env, argv[1], &reset);
+  if (reset) {
+    Linger0(s->client->fd);
+    if (s->up != nullptr) Linger0(s->up->fd);
+  }
   Finish(s, kClient, 0, false);
   return Undefined(env);
 }
@@ -729,6 +799,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
       {"init", Init}, {"open", Open}, {"dial", Dial}, {"abort", Abort}, {"close", Close}, {"stats", Stats}, {"local", Local},
   });
   lbnative::ExportInt(env, exports, "HELD_MAX", static_cast<int32_t>(kBuf));
+  lbnative::ExportInt(env, exports, "ABI", kAbi);
   return exports;
 }
 

@@ -34,6 +34,8 @@
 
 namespace {
 
+using lbnative::ThrowErrno;
+
 using lbnative::AddressPair;
 using lbnative::GetArgs;
 using lbnative::Undefined;
@@ -88,22 +90,6 @@ struct State {
 
 State g;
 
-void ThrowErrno(napi_env env, int err, const char* syscall) {
-  const char* code = uv_err_name(-err);
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s %s", syscall, code);
-  napi_value e, c, m, s;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, c, m, &e);
-  napi_set_named_property(env, e, "code", c);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &s);
-  napi_set_named_property(env, e, "syscall", s);
-  napi_value n;
-  napi_create_int32(env, -err, &n);
-  napi_set_named_property(env, e, "errno", n);
-  napi_throw(env, e);
-}
 
 // An int32 argument; false (with a TypeError thrown) when it is not a number.
 bool IntArg(napi_env env, napi_value v, int32_t* out) {
@@ -582,6 +568,10 @@ napi_value SetPrefix(napi_env env, napi_callback_info info) {
     void* data;
     size_t len;
     napi_get_buffer_info(env, argv[1], &data, &len);
+    if (len > 4096) {
+      napi_throw_range_error(env, nullptr, "setPrefix: a prefix longer than 4096 bytes");
+      return nullptr;
+    }
     s->prefix.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + len);
   }
   return Undefined(env);
@@ -631,6 +621,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   lbnative::ExportInt(env, exports, "BATCH", kBatch);
   lbnative::ExportInt(env, exports, "SLOT", static_cast<int32_t>(kSlot));
   lbnative::ExportInt(env, exports, "META_WORDS", kMetaWords);
+  lbnative::ExportInt(env, exports, "ABI", 2);  // bumped whenever the calls change (batch-udp.ts checks it)
   return exports;
 }
 

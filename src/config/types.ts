@@ -66,6 +66,8 @@ export interface ListenerConfig {
   readonly allow: readonly Cidr[];
   readonly deny: readonly Cidr[];
   readonly proxyProtocol: ProxyProtocol;
+  /** [global] datapath, carried here: a listener's data path is fixed when it is created. */
+  readonly datapath: Datapath;
   readonly sessionTimeoutMs: number;
   /** http only (absent on tcp/udp): time a client has to send a complete request head. */
   readonly headerTimeoutMs?: number;

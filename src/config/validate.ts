@@ -186,7 +186,7 @@ class Validator {
 
     const global = this.global(root['global']);
     const admin = root['admin'] === undefined ? undefined : this.admin(root['admin']);
-    const listeners = this.named(root['listeners'], 'listeners', 'listener', (name, t) => this.listener(name, t));
+    const listeners = this.named(root['listeners'], 'listeners', 'listener', (name, t) => this.listener(name, t, global.datapath));
     const pools = this.named(root['pools'], 'pools', 'pool', (name, t) => this.pool(name, t));
     const rawListeners = root['listeners'];
     if (rawListeners === undefined || (isTable(rawListeners) && Object.keys(rawListeners).length === 0)) {
@@ -217,7 +217,8 @@ class Validator {
     return { bind };
   }
 
-  listener(name: string, raw: Table): ListenerConfig {
+  /** `datapath` is [global]'s, carried by each listener (it is fixed when one is created). */
+  listener(name: string, raw: Table, datapath: Datapath): ListenerConfig {
     const path = ['listeners', name];
     const v = this.section(LISTENER, raw, path) ?? this.empty(LISTENER);
     const protocol = v.get('protocol') as Protocol;
@@ -248,6 +249,7 @@ class Validator {
       allow: v.get('allow') as Cidr[],
       deny: v.get('deny') as Cidr[],
       proxyProtocol,
+      datapath,
       sessionTimeoutMs: v.get('session_timeout') as number,
       ...(protocol === 'http' ? { headerTimeoutMs: v.get('header_timeout') as number } : {}),
       routes,

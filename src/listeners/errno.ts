@@ -1,5 +1,5 @@
-// libuv status codes → the errno names operators know (ECONNRESET, EPIPE...), for log lines
-// and end-reason details of the bare-handle paths (tcp/raw-handles.ts, udp/raw-udp.ts).
+// libuv status codes and negative errnos → the errno names operators know (ECONNRESET, EPIPE...),
+// for log lines and end-reason details of the native paths (tcp/native-path.ts, udp/batch-udp.ts).
 import { getSystemErrorName } from 'node:util';
 
 /** ECONNRESET, EPIPE... for a negative libuv status. */

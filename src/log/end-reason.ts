@@ -10,6 +10,14 @@ export const END_REASONS = [
   'drained',
   'shutdown',
   'error',
+  // milestone 2
+  'client_reset',
+  'backend_reset',
+  'local_error',
+  'queue_timeout',
+  'rate_limited',
+  'bad_proxy_header',
+  'no_route',
 ] as const;
 
 export type EndReason = (typeof END_REASONS)[number];

@@ -350,6 +350,7 @@ t.test('a good file: typed values, defaults, frozen', async (t) => {
     ],
     deny: [],
     proxyProtocol: 'off',
+    datapath: 'auto',
     sessionTimeoutMs: 60_000,
     routes: [],
   });

@@ -30,11 +30,13 @@ export function writeConfig(text: string, name = 'lb.toml'): string {
 }
 
 /** `nofile`: run lb under that descriptor limit (soft and hard, so Node cannot raise it). */
-export function spawnLb(t: Test, args: string[], env: Record<string, string> = {}, opts: { nofile?: number } = {}): LbProcess {
+/** `bin`: another copy of bin/lb (default: this checkout's). */
+export function spawnLb(t: Test, args: string[], env: Record<string, string> = {}, opts: { nofile?: number; bin?: string } = {}): LbProcess {
+  const bin = opts.bin ?? LB_BIN;
   const options = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, ...env } };
   const child = opts.nofile === undefined
-    ? spawn(process.execPath, [LB_BIN, ...args], options)
-    : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, LB_BIN, ...args], options);
+    ? spawn(process.execPath, [bin, ...args], options)
+    : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, bin, ...args], options);
   const logs = new LogCapture();
   let buf = '';
   child.stdout!.setEncoding('utf8');

@@ -13,13 +13,33 @@ export interface TestLb {
   port(name: string): number;
 }
 
+/**
+ * The data path the in-process balancers of this test process run on: LB_TEST_DATAPATH
+ * (test/datapaths/*.test.ts set it to run the behaviour suites on each path), else the
+ * config's own (auto: native where the addons loaded).
+ */
+export const TEST_DATAPATH = process.env['LB_TEST_DATAPATH'] as 'native' | 'portable' | undefined;
+
+/** `toml` with [global] datapath set to TEST_DATAPATH, when that is set. */
+function withTestDatapath(toml: string): string {
+  if (TEST_DATAPATH === undefined) return toml;
+  const line = `datapath = "${TEST_DATAPATH}"`;
+  return /^\[global\][ \t]*$/m.test(toml) ? toml.replace(/^\[global\][ \t]*$/m, `[global]\n${line}`) : `[global]\n${line}\n${toml}`;
+}
+
 export async function startLb(t: Test, toml: string, opts: { configFile?: string } = {}): Promise<TestLb> {
-  const loaded = parseConfigText(toml, 'test.toml');
+  const loaded = parseConfigText(withTestDatapath(toml), 'test.toml');
   if (!loaded.ok) throw new Error('test config invalid:\n' + loaded.problems.map(formatProblem).join('\n'));
   const logs = new LogCapture();
   const runtime = new Runtime(loaded.config, logs.logger('debug'), { configFile: opts.configFile ?? null });
   await runtime.start();
   t.teardown(() => runtime.stop(0));
+  if (TEST_DATAPATH !== undefined) {
+    for (const l of runtime.listeners.values()) {
+      const dp = (l as { datapath?: string }).datapath;
+      if (l.protocol !== 'http' && dp !== TEST_DATAPATH) throw new Error(`listener ${l.name} runs on ${String(dp)}, not ${TEST_DATAPATH}`);
+    }
+  }
   return {
     runtime,
     logs,

@@ -1,48 +1,52 @@
-// A TCP listener: one net.Server; accept → admission (ACL, listener and global limits) →
-// session. net.Server binds (and shares the socket between workers); accepted connections
-// are taken over as bare libuv handles (raw-handles.ts). Their bytes are moved by the native
-// relay (tcp-relay.ts, NativeTcpSession) or, without the addon, from JavaScript on libuv
-// handles (RawTcpSession), with idle and connect timeouts checked by two sweeps per listener
-// instead of a timer per session. Where the bindings are missing, accepted sockets start
-// paused (pauseOnConnect) and half-open capable and are spliced by the net.Socket
-// TcpSession instead.
+// A TCP listener: one net.Server (public API: it binds, and shares the socket between
+// workers); accept → admission (ACL, listener and global limits, lb's descriptor budget) →
+// a TcpSession on the listener's data path: `native` hands the accepted socket's fd to the
+// relay addon (native-path.ts), `portable` splices net.Sockets (portable-path.ts). Idle and
+// connect timeouts of every session are checked by two sweeps per listener, not a timer per
+// session.
 import net, { type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import type { Pool } from '../../pool/pool.js';
-import type { ConnectionBudget } from '../budget.js';
 import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
+import { countLocalError, isLocalError } from '../../local-errors.js';
+import { type ConnectionBudget, fdBudget } from '../budget.js';
 import { Acl, formatHostPort, normaliseIp } from '../admission.js';
 import { listenOn } from '../bind.js';
 import { DrainWait } from '../drain-wait.js';
 import { sweepEvery } from '../sweep.js';
-import { TcpSession } from './tcp-session.js';
-import { RawTcpSession, initRawSessions } from './raw-session.js';
-import { NativeTcpSession } from './native-session.js';
-import { raw, serverHandle, errname, type TcpHandle } from './raw-handles.js';
+import { choosePath, logListening, type PathInUse } from '../datapath.js';
+import { socketFd } from '../node-internals.js';
+import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
+import { TcpSession, type TcpSessionOwner } from './tcp-session.js';
+import { NativePath } from './native-path.js';
+import { PortablePath } from './portable-path.js';
 import { tcpRelay } from './tcp-relay.js';
 
-if (raw !== null) initRawSessions(raw);
+/** Descriptors a TCP session holds: the client's and the backend's. */
+const SESSION_FDS = 2;
 
-type SweptSession = RawTcpSession | NativeTcpSession;
-type Session = TcpSession | SweptSession;
-
-export class TcpListener {
+export class TcpListener implements TcpSessionOwner {
   readonly name: string;
   config: ListenerConfig;
   pool: Pool;
   readonly log: Logger;
+  /** The data path of this listener's sessions, fixed when it is created. */
+  readonly datapath: PathInUse;
+  /** Why native is not in use although it was wanted; null otherwise. */
+  private readonly pathReason: string | null;
   private acl: Acl;
   private readonly budget: ConnectionBudget;
   private readonly server: Server;
-  readonly sessions = new Set<Session>();
-  /** Swept sessions whose backend connect is in flight (the connect sweep's list). */
-  private readonly connecting = new Set<SweptSession>();
+  readonly sessions = new Set<TcpSession>();
+  /** Sessions whose backend connect is in flight (the connect sweep's list). */
+  private readonly connecting = new Set<TcpSession>();
   private idleSweep: NodeJS.Timeout | null = null;
   private connectSweep: NodeJS.Timeout | null = null;
-  /** Accepted connections arrive as bare handles (false: as net.Sockets). */
-  private rawMode = false;
+  /** Clients refused for lb's own limits since the last warning, and when that was. */
+  private refusedLocal = 0;
+  private lastLocalWarnMs = -Infinity;
   /** Counters read by status and metrics. */
   accepted = 0;
   denied = 0;
@@ -59,7 +63,12 @@ export class TcpListener {
     this.budget = budget;
     this.log = log.child({ listener: config.name });
     this.acl = new Acl(config.allow, config.deny);
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, this.onConnection);
+    const choice = choosePath(config.datapath, 'tcp');
+    this.datapath = choice.path;
+    this.pathReason = choice.reason;
+    const native = this.datapath === 'native';
+    // Native sessions set TCP_NODELAY on the relay's copy of the fd themselves.
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: !native }, this.onConnection);
     // Accept errors (EMFILE...) land here; the server keeps listening.
     this.server.on('error', this.onServerError);
   }
@@ -75,25 +84,16 @@ export class TcpListener {
   /** Bind; resolves once listening, rejects with BindError (code LB_BIND_FAILED). */
   async listen(): Promise<void> {
     await listenOn(this.server, this.name, this.config.bind, this.onServerError);
-    const h = raw === null ? null : serverHandle(this.server);
-    if (h !== null) {
-      h.onconnection = this.onHandle;
-      this.rawMode = true;
-      this.startSweeps();
-    }
-    this.log.info({ bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name, datapath: this.datapath }, 'listening');
-  }
-
-  /** How bytes move: the native relay, JavaScript on libuv handles, or net.Sockets. */
-  get datapath(): 'native' | 'handles' | 'sockets' {
-    if (!this.rawMode) return 'sockets';
-    return tcpRelay !== null ? 'native' : 'handles';
+    fdBudget.measure();
+    this.startSweeps();
+    const fields = { bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name, datapath: this.datapath };
+    logListening(this.log, fields, this.config.datapath, this.pathReason);
   }
 
   /** Credit the bytes native sessions moved since the last look (before counters are read). */
   syncCounters(): void {
     if (this.datapath !== 'native') return;
-    for (const s of this.sessions) (s as NativeTcpSession).syncCounters();
+    for (const s of this.sessions) s.syncCounters();
   }
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */
@@ -111,19 +111,22 @@ export class TcpListener {
   /** Apply a new config for the same bind (reload): new sessions see it, open ones keep theirs. */
   reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
     const timeoutsChanged = config.idleTimeoutMs !== this.config.idleTimeoutMs || config.connectTimeoutMs !== this.config.connectTimeoutMs;
+    if (config.datapath !== this.config.datapath) {
+      this.log.warn({ datapath: this.datapath, wanted: config.datapath }, 'datapath changes apply to listeners opened after it (restart to move this one)');
+    }
     this.config = config;
     this.pool = pool;
     this.acl = new Acl(config.allow, config.deny);
-    if (timeoutsChanged && this.rawMode) this.startSweeps();
+    if (timeoutsChanged && this.server.listening) this.startSweeps();
   }
 
-  /** Idle and connect timeouts of raw sessions: one interval each per listener. */
+  /** Idle and connect timeouts: one interval each per listener. */
   private startSweeps(): void {
     this.stopSweeps();
     this.idleSweep = setInterval(() => {
       const now = performance.now();
       const idle = this.config.idleTimeoutMs;
-      for (const s of this.sessions) (s as SweptSession).idleCheck(now, idle);
+      for (const s of this.sessions) s.idleCheck(now, idle);
     }, sweepEvery(this.config.idleTimeoutMs));
     this.idleSweep.unref();
     this.connectSweep = setInterval(() => {
@@ -141,9 +144,14 @@ export class TcpListener {
     this.idleSweep = this.connectSweep = null;
   }
 
-  /** A swept session's backend is connected: off the connect sweep's list. */
-  connected(s: SweptSession): void {
+  /** @internal session owner: the connect attempt is over. */
+  connectDone(s: TcpSession): void {
     this.connecting.delete(s);
+  }
+
+  /** @internal session owner: the session dials again. */
+  connectAgain(s: TcpSession): void {
+    if (this.sessions.has(s)) this.connecting.add(s);
   }
 
   /** Stop accepting. Open sessions are untouched. */
@@ -166,11 +174,12 @@ export class TcpListener {
     this.stopSweeps();
   }
 
-  /** Called by a session exactly once, when it ends. */
-  sessionEnded(s: Session): void {
-    if (!(s instanceof TcpSession)) this.connecting.delete(s);
+  /** @internal session owner: called once per session, when it ends. */
+  sessionEnded(s: TcpSession): void {
+    this.connecting.delete(s);
     if (!this.sessions.delete(s)) return;
     this.budget.release();
+    fdBudget.give(SESSION_FDS);
     if (this.sessions.size === 0) this.drainWait.emptied();
   }
 
@@ -184,66 +193,54 @@ export class TcpListener {
     }
     this.accepted++;
     const ip = normaliseIp(rawIp);
+    const port = socket.remotePort ?? 0;
     const why = this.admit(rawIp, socket.remoteFamily ?? 'IPv4');
     if (why !== null) {
-      this.reject(socket, ip, why);
+      socket.on('error', noop);
+      socket.destroy();
+      this.logDenied(ip, port, why);
       return;
     }
-    const session = new TcpSession(this, socket, ip);
+    if (!fdBudget.tryTake(SESSION_FDS)) {
+      this.budget.release();
+      socket.on('error', noop);
+      socket.resetAndDestroy();
+      this.refusedLocally('EMFILE');
+      return;
+    }
+    const session = new TcpSession(this, this.pool, ip, port);
     this.sessions.add(session);
+    this.connecting.add(session);
     this.sessionsTotal++;
-    session.start();
+    const pp = this.config.proxyProtocol;
+    const header = pp === 'off' ? null : proxyHeaderOf(socket, pp);
+    const fd = this.datapath === 'native' ? socketFd(socket) : -1;
+    if (fd < 0) {
+      session.start(new PortablePath(session, socket, header));
+      return;
+    }
+    let path: NativePath;
+    try {
+      path = new NativePath(tcpRelay!, session, fd, header);
+    } catch (err) {
+      socket.on('error', noop);
+      socket.resetAndDestroy();
+      session.failStart((err as NodeJS.ErrnoException).code ?? 'EINVAL');
+      return;
+    }
+    // The relay holds its own copy of the fd: the net.Socket closes only its descriptor.
+    socket.on('error', noop);
+    socket.destroy();
+    session.start(path);
   };
 
-  /** Admission for a new client; null admits it, otherwise why not. */
+  /** Admission for a new client; null admits it (a global slot taken), otherwise why not. */
   private admit(rawIp: string, family: string): string | null {
     if (this.closing) return 'shutdown';
     if (!this.acl.permits(rawIp, family)) return 'acl';
     if (this.sessions.size >= this.config.maxConnections) return 'listener_max_connections';
     if (!this.budget.tryAcquire()) return 'global_max_connections';
     return null;
-  }
-
-  /** Accept on the raw path: net.Server's handle hands over each connection as a bare handle. */
-  private readonly onHandle = (err: number, handle: TcpHandle | undefined): void => {
-    if (err !== 0 || handle === undefined) {
-      this.onServerError(Object.assign(new Error(`accept: ${errname(err)}`), { code: errname(err) }));
-      return;
-    }
-    const peer: Record<string, unknown> = {};
-    if (handle.getpeername(peer) !== 0 || typeof peer['address'] !== 'string') {
-      // Already reset by the peer before we saw it.
-      handle.close();
-      return;
-    }
-    this.accepted++;
-    const rawIp = peer['address'];
-    const family = String(peer['family'] ?? 'IPv4');
-    const port = Number(peer['port'] ?? 0);
-    const ip = normaliseIp(rawIp);
-    const why = this.admit(rawIp, family);
-    if (why !== null) {
-      handle.close();
-      this.logDenied(ip, port, why);
-      return;
-    }
-    let session: SweptSession;
-    if (tcpRelay !== null) {
-      session = new NativeTcpSession(tcpRelay, this, handle, ip, port, rawIp);
-    } else {
-      handle.setNoDelay(true);
-      session = new RawTcpSession(raw!, this, handle, ip, port, rawIp);
-    }
-    this.sessions.add(session);
-    this.connecting.add(session);
-    this.sessionsTotal++;
-    session.start();
-  };
-
-  private reject(socket: Socket, ip: string, why: string): void {
-    socket.on('error', noop);
-    socket.destroy();
-    this.logDenied(ip, socket.remotePort ?? 0, why);
   }
 
   private logDenied(ip: string, port: number, why: string): void {
@@ -260,9 +257,32 @@ export class TcpListener {
     });
   }
 
+  /** A client lb could not take for its own limits: counted, and said at most once a second. */
+  private refusedLocally(code: string): void {
+    countLocalError(code);
+    this.refusedLocal++;
+    const now = performance.now();
+    if (now - this.lastLocalWarnMs < 1000) return;
+    this.lastLocalWarnMs = now;
+    this.log.warn({ end: 'local_error', code, refused: this.refusedLocal, fd_limit: fdBudget.limit }, 'clients refused: lb is out of file descriptors');
+    this.refusedLocal = 0;
+  }
+
   private readonly onServerError = (err: NodeJS.ErrnoException): void => {
+    if (isLocalError(err.code)) {
+      // libuv's accept under EMFILE: it closes the waiting connection itself and goes on.
+      this.refusedLocally(err.code!);
+      return;
+    }
     this.log.error({ err: { code: err.code, message: err.message } }, 'accept error');
   };
+}
+
+/** The PROXY header for an accepted client: its address as accepted, and the address it reached. */
+function proxyHeaderOf(socket: Socket, version: 'v1' | 'v2'): Buffer {
+  const src = { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+  const dst = { ip: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+  return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
 }
 
 function noop(): void {}

@@ -4,23 +4,22 @@
 // and logs; the addon calls back three times at most per connect attempt (connected, connect
 // failed, ended) instead of about seven times per connection plus twice per request.
 //
-// `tcpRelay` is null when the addon did not build, on a platform other than Linux, or when
-// LB_TCP_NATIVE=0 or LB_TCP_SOCKETS=1; the listener then moves bytes on libuv handles from
-// JavaScript (raw-session.ts) or on net.Sockets (tcp-session.ts).
+// `tcpRelay` is null when the addon did not build or load (`tcpRelayReason` says why); TCP
+// listeners then run on the portable path (portable-path.ts, net.Socket).
 import { loadAddon } from '../native-addon.js';
 
 /** The addon's calls, as native/tcp_relay.cc defines them. */
 interface Addon {
   readonly HELD_MAX: number;
   init(stats: Float64Array, callback: (id: number, event: number, a: number, b: number) => void): void;
-  /** A session for an accepted client's fd (its libuv handle keeps owning it); throws. */
+  /** A session for a duplicate of an accepted client's fd (the caller closes its own); throws. */
   open(fd: number, header: Buffer | null): number;
   /** Connect to an IP literal; 0 or a negative errno. Drops an attempt still in flight. */
   dial(id: number, family: 4 | 6, host: string, port: number): number;
   /** Drop the connect attempt in flight (its events are not delivered). */
   abort(id: number): void;
-  /** End the session now; the stats array then holds its last counters. */
-  close(id: number): void;
+  /** End the session now (with RST both ways when `reset`); the stats array then holds its last counters. */
+  close(id: number, reset: boolean): void;
   /** Fill the stats array for a session. */
   stats(id: number): void;
   /** The backend socket's local address. */
@@ -56,24 +55,28 @@ export type TcpRelay = Pick<Addon, 'dial' | 'abort' | 'local'> & {
   readonly last: Float64Array;
   /** Addon.open, with the session's events going to `owner`. */
   open(owner: RelayOwner, fd: number, header: Buffer | null): number;
-  close(id: number): Float64Array;
+  close(id: number, reset: boolean): Float64Array;
   /** The session's counters (a shared array, valid until the next call). */
   stats(id: number): Float64Array;
 };
 
-function load(): TcpRelay | null {
-  if (process.env['LB_TCP_NATIVE'] === '0' || process.env['LB_TCP_SOCKETS'] === '1') return null;
-  const addon = loadAddon<Addon>('tcp_relay');
-  if (addon === null) return null;
+function load(): { relay: TcpRelay; reason: null } | { relay: null; reason: string } {
+  const loaded = loadAddon<Addon>('tcp_relay');
+  if (loaded.addon === null) return { relay: null, reason: loaded.reason };
+  const addon = loaded.addon;
   const stats = new Float64Array(6);
   const owners: (RelayOwner | undefined)[] = [];
-  addon.init(stats, (id, event, a, b) => {
-    const owner = owners[id];
-    // An ended session's id is free again once this returns.
-    if (event === EV_ENDED) owners[id] = undefined;
-    owner?.relayEvent(event, a, b);
-  });
-  return {
+  try {
+    addon.init(stats, (id, event, a, b) => {
+      const owner = owners[id];
+      // An ended session's id is free again once this returns.
+      if (event === EV_ENDED) owners[id] = undefined;
+      owner?.relayEvent(event, a, b);
+    });
+  } catch (err) {
+    return { relay: null, reason: `init failed: ${(err as Error).message}` };
+  }
+  const relay: TcpRelay = {
     heldMax: addon.HELD_MAX,
     last: stats,
     open(owner, fd, header) {
@@ -84,9 +87,9 @@ function load(): TcpRelay | null {
     dial: addon.dial,
     abort: addon.abort,
     local: addon.local,
-    close(id) {
+    close(id, reset) {
       owners[id] = undefined;
-      addon.close(id);
+      addon.close(id, reset);
       return stats;
     },
     stats(id) {
@@ -94,6 +97,11 @@ function load(): TcpRelay | null {
       return stats;
     },
   };
+  return { relay, reason: null };
 }
 
-export const tcpRelay: TcpRelay | null = load();
+const loaded = load();
+/** The relay, or null when it is not available here. */
+export const tcpRelay: TcpRelay | null = loaded.relay;
+/** Why the relay is not available (null when it is). */
+export const tcpRelayReason: string | null = loaded.reason;

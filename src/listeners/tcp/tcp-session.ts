@@ -1,392 +1,199 @@
-// One TCP session: a client socket spliced to one upstream socket. The backend is dialled at
-// accept (server-first protocols such as MySQL speak before the client does); the client
-// stays paused until the upstream is up, so its early bytes wait in the kernel, not in JS.
-// Invariants: a session ends once and the first EndReason wins; the backend and global
-// slots are released exactly once; no closure or object is created per chunk.
-import net, { type Socket } from 'node:net';
-import type { Backend } from '../../pool/backend.js';
+// One TCP session: a client and the backend it is spliced to. This file decides; a TcpPath
+// (native-path.ts: the relay addon; portable-path.ts: net.Socket) only moves bytes and
+// reports. The backend is dialled at accept (server-first protocols such as MySQL speak
+// before the client does) and the client is not read until it is connected.
+// Faults, the same on both paths:
+// - a reset or socket error on one side resets the other (the path does it) and ends the
+//   session as `client_reset` / `backend_reset`; lb's own errnos (EMFILE...) as local_error;
+// - a backend that fails before any byte moved (accepted, then reset) is a failed connect:
+//   retried elsewhere while attempts remain, else the client is reset (`connect_failed`);
+// - local errors never count against a backend and are not retried;
+// - idle and connect timeouts come from the listener's two sweeps, not a timer per session.
+// Invariants: the first cause wins; the backend slot is held only while connected.
+import type { Address, ListenerConfig } from '../../config/types.js';
+import type { EndReason } from '../../log/end-reason.js';
 import type { Pool } from '../../pool/pool.js';
 import { ConnectAttempts } from '../../pool/connect-attempts.js';
-import type { EndReason } from '../../log/end-reason.js';
-import { logSessionEnd } from '../../log/access.js';
-import { formatHostPort } from '../admission.js';
-import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
-import { readBuffer, copyOut, adoptReadBuffer } from './read-buffer.js';
-import type { TcpListener } from './tcp-listener.js';
+import { isLocalError } from '../../local-errors.js';
+import { Session, errorEnd, type SessionOwner } from '../session.js';
 
-function noop(): void {}
-
-/** Written to probe whether a FIN was really a reset (see onClientEnd). */
-const EMPTY = Buffer.alloc(0);
-
-/** Errors that mean "the peer went away" rather than a fault of ours or the network's. */
-function isPeerGone(code: string | undefined): boolean {
-  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+export interface TcpSessionOwner extends SessionOwner {
+  readonly config: ListenerConfig;
+  /** The session's connect attempt is over (it leaves the connect sweep's list). */
+  connectDone(s: TcpSession): void;
+  /** The session dials again (after a backend failed right after accepting). */
+  connectAgain(s: TcpSession): void;
 }
 
-export class TcpSession {
-  readonly client: Socket;
-  readonly clientIp: string;
-  readonly clientPort: number;
-  upstream: Socket | null = null;
-  backend: Backend | null = null;
-  /** Connect attempts: how many, and the backends that failed for this client. */
-  private readonly attempts = new ConnectAttempts();
+/** How one session's bytes move: the native relay or net.Sockets. */
+export interface TcpPath {
+  /** Connect to the backend; the outcome comes as onConnected() or onConnectFailed(). */
+  dial(address: Address): void;
+  /** Drop the connect attempt in flight (it timed out). */
+  abort(): void;
+  /** Start moving bytes (PROXY header first, when there is one). */
+  splice(): void;
+  /** Credit bytes moved since the last look; returns a number that changes with any movement. */
+  progress(): number;
+  /** A side whose read ended can fail unseen: look for its error (each sweep, half-closed only). */
+  probe(): void;
+  /** lb's address toward the backend, once connected. */
+  localAddress(): string | null;
+  /** Close both sockets now, with RST instead of FIN when `reset`; counters final after it. */
+  close(reset: boolean): void;
+  /** Bytes lb holds for each side, and state for tests and status. */
+  readonly queuedToClient: number;
+  readonly queuedToUpstream: number;
+  readonly upstreamEof: boolean;
+  readonly readingClient: boolean;
+  /** The client side is finished both ways (its FIN read, lb's FIN to it sent). */
+  readonly clientFinished: boolean;
+}
+
+/** Ends after which the client gets a reset, not a FIN: lb could not serve it as asked. */
+const RESET_ENDS: ReadonlySet<EndReason> = new Set<EndReason>([
+  'connect_failed', 'no_backend', 'local_error', 'error', 'client_reset', 'backend_reset',
+]);
+
+export class TcpSession extends Session {
+  /** performance.now() when the current connect attempt began; the connect sweep reads it. */
+  connectStartMs = 0;
+  /** When the idle sweep last saw bytes move. */
+  lastActiveMs = 0;
+  private lastProgress = -1;
   private connected = false;
-  private done = false;
-  private clientClosed = false;
-  private upstreamClosed = false;
-  /** First decisive cause of the end (a reset, an error); explicit ends (idle, drain) pass theirs. */
-  private reason: EndReason | null = null;
-  /**
-   * Which side sent the first FIN. A FIN alone does not end a session (the other direction
-   * keeps flowing), so it only names the end when both sides then close normally; an idle
-   * timeout, drain or shutdown that cuts a half-closed session is logged as such.
-   */
-  private firstFin: EndReason | null = null;
-  private detail: string | undefined = undefined;
-  private readonly startMs: number;
-  bytesIn = 0;
-  bytesOut = 0;
-  private backendLocal: string | null = null;
-  /** The other socket's write-queue length when an idle timer last found it non-empty. */
-  private queueMark = -1;
-  private readonly listener: TcpListener;
-  /** The pool at accept time; a reload may point the listener at another one meanwhile. */
-  private readonly pool: Pool;
+  private readonly attempts = new ConnectAttempts();
+  private path: TcpPath | null = null;
+  private readonly tcpOwner: TcpSessionOwner;
 
-  constructor(listener: TcpListener, client: Socket, clientIp: string) {
-    this.listener = listener;
-    this.pool = listener.pool;
-    this.client = client;
-    this.clientIp = clientIp;
-    this.clientPort = client.remotePort ?? 0;
-    this.startMs = performance.now();
-    link(client, this);
-    client.on('error', clientError);
-    client.on('close', clientClose);
+  constructor(owner: TcpSessionOwner, pool: Pool, clientIp: string, clientPort: number) {
+    super(owner, pool, clientIp, clientPort, performance.now());
+    this.tcpOwner = owner;
   }
 
-  /** Dial a backend; called once at accept. */
-  start(): void {
+  /** Begin with the path that moves this session's bytes: the first connect attempt. */
+  start(path: TcpPath): void {
+    this.path = path;
     this.dial();
-  }
-
-  /** End the session now with `reason` (drain deadline, shutdown, on_down = close). */
-  close(reason: EndReason, detail?: string): void {
-    this.finish(reason, detail);
   }
 
   get isEstablished(): boolean {
     return this.connected;
   }
-
-  /** Bytes lb holds for the client and for the backend (the sockets' write queues). */
+  get isConnecting(): boolean {
+    return !this.connected && !this.done;
+  }
   get queuedToClient(): number {
-    return this.client.writableLength;
+    return this.done || this.path === null ? 0 : this.path.queuedToClient;
   }
   get queuedToUpstream(): number {
-    return this.upstream?.writableLength ?? 0;
+    return this.done || this.path === null ? 0 : this.path.queuedToUpstream;
   }
-  /** lb reads the client (it is not held back by a full upstream). */
+  get upstreamEof(): boolean {
+    return !this.done && this.path !== null && this.path.upstreamEof;
+  }
   get readingClient(): boolean {
-    return this.connected && !this.client.isPaused();
+    return !this.done && this.connected && this.path !== null && this.path.readingClient;
   }
-  /** Both directions of the client side are finished (the client socket closed). */
   get clientFinished(): boolean {
-    return this.clientClosed;
+    return !this.done && this.path !== null && this.path.clientFinished;
   }
+
+  /** The data path could not take the client (the relay's fd copy failed: EMFILE...). */
+  failStart(code: string): void {
+    this.end(isLocalError(code) ? 'local_error' : 'error', code);
+  }
+
+  // --- connect ---
 
   private dial(): void {
     const b = this.attempts.next(this.pool, this);
     if (b === undefined) {
-      this.finish(this.attempts.exhausted, this.detail);
+      this.end(this.attempts.exhausted, this.detail);
       return;
     }
     this.backend = b;
-    const up = net.connect({
-      host: b.address.host,
-      port: b.address.port,
-      allowHalfOpen: true,
-      noDelay: true,
-      // Backend bytes bypass the Readable machinery and land in a shared buffer (read-buffer.ts).
-      onread: { buffer: readBuffer, callback: this.onUpstreamRead },
-    });
-    this.upstream = up;
-    up.setTimeout(this.listener.config.connectTimeoutMs);
-    link(up, this);
-    up.on('error', upstreamError);
-    up.on('close', upstreamClose);
-    up.on('timeout', upstreamTimeout);
-    up.once('connect', upstreamConnect);
+    this.connectStartMs = performance.now();
+    this.path!.dial(b.address);
   }
 
-  private connectFailed(code: string): void {
-    const up = this.upstream!;
-    const b = this.backend!;
-    up.removeAllListeners();
-    up.on('error', noop);
-    up.destroy();
-    this.upstream = null;
-    this.detail = code;
-    this.pool.reportConnectFailure(b, code);
-    if (this.done) return;
-    if (this.attempts.failed(this.pool, b, code, this.listener.log)) this.dial();
-    else this.finish('connect_failed', code);
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onUpstreamConnect(): void {
-    const up = this.upstream!;
-    const client = this.client;
+  /** @internal from the path: the backend accepted. False when the session ended meanwhile. */
+  onConnected(): boolean {
+    if (this.done) return false;
     this.connected = true;
     // A failed earlier attempt's errno does not describe this session any more.
     this.detail = undefined;
-    // Both sockets carry the idle timer (see onClientTimeout): together they see every read
-    // and every completed write, and the upstream's covers a client gone while the upstream
-    // cannot flush.
-    up.setTimeout(this.listener.config.idleTimeoutMs);
-    this.pool.acquire(this.backend!, this);
-    this.backendLocal = formatHostPort(up.localAddress ?? '', up.localPort);
-    if (this.done) return;
-    up.on('end', upstreamEnd);
-    up.on('drain', upstreamDrain);
-    // Client bytes land in the shared read buffer too where this Node allows it.
-    if (!adoptReadBuffer(client, this.onClientRead)) client.on('data', clientData);
-    client.on('end', clientEnd);
-    client.on('drain', clientDrain);
-    client.on('timeout', clientTimeout);
-    client.setTimeout(this.listener.config.idleTimeoutMs);
-    const pp = this.listener.config.proxyProtocol;
-    if (pp !== 'off') up.write(this.proxyHeader(pp));
-    client.resume();
+    this.lastActiveMs = performance.now();
+    this.lastProgress = -1;
+    this.tcpOwner.connectDone(this);
+    this.hold(this.backend!);
+    if (this.done) return false; // on_down = close may end it at once
+    if (this.owner.log.isLevelEnabled('info')) this.backendLocal = this.path!.localAddress();
+    return true;
   }
-
-  /** PROXY header (first bytes on the backend connection): the client, and the address it reached. */
-  private proxyHeader(version: 'v1' | 'v2'): Buffer {
-    const src = { ip: this.client.remoteAddress ?? '', port: this.clientPort };
-    const dst = { ip: this.client.localAddress ?? '', port: this.client.localPort ?? 0 };
-    return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
-  }
-
-  // --- the splice: per chunk, two increments and a write; backpressure pauses the source ---
-  // Socket timeouts are refreshed by reads and by completed writes, so the client socket's
-  // idle timer sees traffic in both directions.
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onClientData(chunk: Buffer): void {
-    if (!this.forwardIn(chunk)) this.client.pause();
-  }
-
-  /** Client reads through the shared buffer (see adoptReadBuffer); same rules as below. */
-  private readonly onClientRead = (n: number, buf: Buffer): boolean => {
-    if (!this.connected || this.done) return false;
-    return this.forwardIn(copyOut(buf, n));
-  };
 
   /**
-   * onread callback (called in the global context, hence an arrow field): `n` bytes of the
-   * shared read buffer. Returning false pauses the upstream (backpressure).
+   * @internal from the path: the attempt failed with `code` (also a backend that failed
+   * right after accepting, before any byte moved). Retries while attempts remain.
    */
-  private readonly onUpstreamRead = (n: number, buf: Buffer): boolean => {
-    if (!this.connected || this.done) return false;
-    return this.forwardOut(copyOut(buf, n));
-  };
-
-  /** Count client → backend bytes and write them on; false means the upstream is full. */
-  private forwardIn(chunk: Buffer): boolean {
-    const n = chunk.length;
-    this.bytesIn += n;
-    this.backend!.bytesIn += n;
-    this.listener.bytesIn += n;
-    return this.upstream!.write(chunk);
-  }
-
-  /** Count backend → client bytes and write them on; false means the client is full. */
-  private forwardOut(chunk: Buffer): boolean {
-    const n = chunk.length;
-    this.bytesOut += n;
-    this.backend!.bytesOut += n;
-    this.listener.bytesOut += n;
-    return this.client.write(chunk);
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onUpstreamDrain(): void {
-    this.client.resume();
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onClientDrain(): void {
-    this.upstream?.resume();
-  }
-
-  // --- half-close: a FIN is passed on; the other direction keeps flowing until it ends too ---
-
-  // libuv reports a RST that arrives behind unread bytes as data then end-of-file, so an
-  // 'end' may really be a reset. A zero-length write to that socket surfaces the pending
-  // ECONNRESET through its 'error' handler (which passes the reset on); only when it
-  // succeeds is the FIN a real half-close, and then it is passed on. One syscall per FIN.
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onClientEnd(): void {
-    this.firstFin ??= 'client_closed';
-    if (this.client.writable) this.client.write(EMPTY, (err?: Error | null) => this.afterClientEndProbe(err));
-    else this.upstream?.end();
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  afterClientEndProbe(err?: Error | null): void {
-    if (err == null && !this.done) this.upstream?.end();
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onUpstreamEnd(): void {
-    this.firstFin ??= 'backend_closed';
-    const up = this.upstream!;
-    if (up.writable) up.write(EMPTY, (err?: Error | null) => this.afterUpstreamEndProbe(err));
-    else this.client.end();
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  afterUpstreamEndProbe(err?: Error | null): void {
-    if (err == null && !this.done) this.client.end();
-  }
-
-  // --- idle: "no byte moved either way for idle_timeout" ---
-  // Each socket's timer is refreshed by its own reads and completed writes. When one fires
-  // while the other socket is still flushing a queue (a slow reader on the other side keeps
-  // this side paused), the session is not idle: re-arm and look again one period later.
-  // A queue whose length has not changed over a whole period is stuck, and that is idle.
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onClientTimeout(): void {
-    this.idleCheck(this.client, this.upstream);
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onUpstreamTimeout(): void {
-    if (!this.connected) this.connectFailed('ETIMEDOUT');
-    else this.idleCheck(this.upstream!, this.client);
-  }
-
-  private idleCheck(fired: Socket, other: Socket | null): void {
-    if (other !== null && !other.destroyed && other.writableLength > 0 && other.writableLength !== this.queueMark) {
-      this.queueMark = other.writableLength;
-      fired.setTimeout(this.listener.config.idleTimeoutMs);
-      return;
-    }
-    this.finish('idle_timeout', undefined);
-  }
-
-  // --- errors and resets: a reset on one side is passed on as a reset on the other ---
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onClientError(err: NodeJS.ErrnoException): void {
-    const gone = isPeerGone(err.code);
-    this.reason ??= gone ? 'client_closed' : 'error';
-    this.detail ??= err.code ?? err.message;
-    const up = this.upstream;
-    if (up !== null && !up.destroyed) {
-      if (this.connected && err.code === 'ECONNRESET') up.resetAndDestroy();
-      else up.destroy();
-    }
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onUpstreamError(err: NodeJS.ErrnoException): void {
-    if (!this.connected) {
-      this.connectFailed(err.code ?? 'ERROR');
-      return;
-    }
-    const gone = isPeerGone(err.code);
-    this.reason ??= gone ? 'backend_closed' : 'error';
-    this.detail ??= err.code ?? err.message;
-    if (!this.client.destroyed) {
-      if (err.code === 'ECONNRESET') this.client.resetAndDestroy();
-      else this.client.destroy();
-    }
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onClientClose(): void {
-    this.clientClosed = true;
-    if (!this.connected) {
-      // The client left while we were still dialling.
-      this.finish('client_closed', this.detail);
-    } else if (this.upstreamClosed) {
-      this.finish(this.firstFin ?? 'client_closed', this.detail);
-    }
-  }
-
-  /** @internal event handler; `this` is the session (see trampolines below). */
-  onUpstreamClose(): void {
-    this.upstreamClosed = true;
-    if (this.clientClosed) this.finish(this.firstFin ?? 'backend_closed', this.detail);
-  }
-
-  /** The one place a session ends: release slots, close what is open, write the access line. */
-  private finish(reason: EndReason, detail: string | undefined): void {
+  onConnectFailed(code: string): void {
     if (this.done) return;
-    this.done = true;
-    this.reason ??= reason;
-    this.detail ??= detail;
-    this.client.setTimeout(0);
-    if (!this.client.destroyed) this.client.destroy();
-    const up = this.upstream;
-    if (up !== null) {
-      up.setTimeout(0);
-      if (!up.destroyed) up.destroy();
+    if (this.connected) {
+      this.connected = false;
+      this.unhold();
+      this.tcpOwner.connectAgain(this);
     }
-    if (this.connected) this.pool.release(this.backend!, this);
-    this.listener.sessionEnded(this);
-    logSessionEnd(this.listener.log, this, this.backendLocal, this.startMs, this.reason!, this.detail);
+    this.detail = code;
+    if (isLocalError(code)) {
+      this.end('local_error', code);
+      return;
+    }
+    const b = this.backend!;
+    this.pool.reportConnectFailure(b, code);
+    if (this.done) return;
+    if (this.attempts.failed(this.pool, b, code, this.owner.log)) this.dial();
+    else this.end('connect_failed', code);
   }
-}
 
-// Event handlers are module-level trampolines that find their session through a symbol on
-// the socket, instead of closures made per session: a dozen closures per connection would
-// cost about a kilobyte each of 10,000 idle connections (STYLE §11: no closure per session
-// where a shared function will do). The onread callback is the one exception: Node calls it
-// without a `this`.
-const kSession = Symbol('lb.session');
-type Linked = Socket & { [kSession]: TcpSession };
-function link(socket: Socket, session: TcpSession): void {
-  (socket as Linked)[kSession] = session;
-}
-function clientData(this: Linked, chunk: Buffer): void {
-  this[kSession].onClientData(chunk);
-}
-function clientEnd(this: Linked): void {
-  this[kSession].onClientEnd();
-}
-function clientDrain(this: Linked): void {
-  this[kSession].onClientDrain();
-}
-function clientTimeout(this: Linked): void {
-  this[kSession].onClientTimeout();
-}
-function clientError(this: Linked, err: NodeJS.ErrnoException): void {
-  this[kSession].onClientError(err);
-}
-function clientClose(this: Linked): void {
-  this[kSession].onClientClose();
-}
-function upstreamConnect(this: Linked): void {
-  this[kSession].onUpstreamConnect();
-}
-function upstreamEnd(this: Linked): void {
-  this[kSession].onUpstreamEnd();
-}
-function upstreamDrain(this: Linked): void {
-  this[kSession].onUpstreamDrain();
-}
-function upstreamTimeout(this: Linked): void {
-  this[kSession].onUpstreamTimeout();
-}
-function upstreamError(this: Linked, err: NodeJS.ErrnoException): void {
-  this[kSession].onUpstreamError(err);
-}
-function upstreamClose(this: Linked): void {
-  this[kSession].onUpstreamClose();
+  /** @internal the connect sweep: this attempt has taken longer than connect_timeout. */
+  connectTimedOut(): void {
+    if (!this.isConnecting) return;
+    this.path!.abort();
+    this.onConnectFailed('ETIMEDOUT');
+  }
+
+  // --- while connected ---
+
+  /**
+   * @internal from the path: the session is over. `code` null: both FINs passed on and every
+   * byte delivered (`side` sent the first FIN); otherwise `side` failed with `code` and the
+   * path has reset the other side.
+   */
+  onEnded(side: 'client' | 'backend', code: string | null): void {
+    if (code === null) this.end(side === 'client' ? 'client_closed' : 'backend_closed', undefined);
+    else this.end(errorEnd(side, code), code);
+  }
+
+  /** @internal the idle sweep: credits bytes; ends the session after `idleMs` without any. */
+  idleCheck(now: number, idleMs: number): void {
+    if (!this.connected || this.done) return;
+    const p = this.path!.progress();
+    if (p !== this.lastProgress) {
+      this.lastProgress = p;
+      this.lastActiveMs = now;
+    } else if (now - this.lastActiveMs >= idleMs) {
+      this.end('idle_timeout', undefined);
+      return;
+    }
+    this.path!.probe();
+  }
+
+  /** Credit the bytes moved since the last look (status and metrics ask before they read). */
+  syncCounters(): void {
+    if (this.connected && !this.done) this.path!.progress();
+  }
+
+  protected release(reason: EndReason): void {
+    this.path?.close(RESET_ENDS.has(reason));
+  }
 }

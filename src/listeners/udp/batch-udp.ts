@@ -9,8 +9,8 @@
 // Each socket has one owner (a listener or a session) whose onBatch(count) is called with the
 // number of datagrams now in the arena's slots 0..count-1, or a negative errno. While it runs
 // it may queue sends that name those slots; they leave when it returns. `batchUdp` is null
-// when the addon did not build, on a platform other than Linux, or when LB_UDP_BATCH=0 or
-// LB_UDP_DGRAM=1; the listener then uses dgram's handles (raw-udp.ts).
+// when the addon did not build or load (`batchUdpReason` says why); UDP listeners then run on
+// the portable path (node:dgram).
 import { loadAddon } from '../native-addon.js';
 import { errname } from '../errno.js';
 
@@ -74,19 +74,23 @@ export function errnoError(syscall: string, status: number): NodeJS.ErrnoExcepti
   return Object.assign(new Error(`${syscall} ${code}`), { code, errno: status, syscall });
 }
 
-function load(): BatchUdp | null {
-  if (process.env['LB_UDP_BATCH'] === '0' || process.env['LB_UDP_DGRAM'] === '1') return null;
-  const addon = loadAddon<Addon>('udp_batch');
-  if (addon === null) return null;
+function load(): { batch: BatchUdp; reason: null } | { batch: null; reason: string } {
+  const loaded = loadAddon<Addon>('udp_batch');
+  if (loaded.addon === null) return { batch: null, reason: loaded.reason };
+  const addon = loaded.addon;
   const arena = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
   const meta = new Int32Array(addon.BATCH * addon.META_WORDS);
   const owners: (BatchOwner | undefined)[] = [];
-  addon.init(arena, meta, (id, count) => {
-    owners[id]?.onBatch(count);
-  });
+  try {
+    addon.init(arena, meta, (id, count) => {
+      owners[id]?.onBatch(count);
+    });
+  } catch (err) {
+    return { batch: null, reason: `init failed: ${(err as Error).message}` };
+  }
   const slotBytes = addon.SLOT;
   let seenDrops = 0;
-  return {
+  const batch: BatchUdp = {
     arena,
     meta,
     slotBytes,
@@ -123,6 +127,11 @@ function load(): BatchUdp | null {
       return delta;
     },
   };
+  return { batch, reason: null };
 }
 
-export const batchUdp: BatchUdp | null = load();
+const loaded = load();
+/** The batched path, or null when it is not available here. */
+export const batchUdp: BatchUdp | null = loaded.batch;
+/** Why the batched path is not available (null when it is). */
+export const batchUdpReason: string | null = loaded.reason;

@@ -59,7 +59,7 @@ t.test('client writes its last bytes and resets: the backend sees a reset', asyn
   // backend to close its side (or for idle_timeout, 1h by default).
   const line = await within(lb.logs.waitFor({ msg: 'session ended' }), 2000);
   t.not(line, null, `session still open 2 s after the client reset (active=${lb.runtime.activeSessions})`);
-  t.equal(line?.end, 'client_closed');
+  t.equal(line?.end, 'client_reset');
   t.equal(line?.detail, 'ECONNRESET');
 });
 
@@ -84,6 +84,6 @@ t.test('backend writes its last bytes and resets: the client sees a reset', asyn
   c.destroy();
   const line = await within(lb.logs.waitFor({ msg: 'session ended' }), 2000);
   t.not(line, null, 'session ended');
-  t.equal(line?.end, 'backend_closed');
+  t.equal(line?.end, 'backend_reset');
   t.equal(line?.detail, 'ECONNRESET');
 });

@@ -38,6 +38,6 @@ t.test('a retried session later reset by the client logs ECONNRESET', async (t) 
   await once(s, 'data');
   s.resetAndDestroy();
   const line = await lb.logs.waitFor({ msg: 'session ended' });
-  t.equal(line.end, 'client_closed');
+  t.equal(line.end, 'client_reset');
   t.equal(line.detail, 'ECONNRESET');
 });

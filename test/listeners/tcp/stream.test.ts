@@ -4,7 +4,7 @@
 import t from 'tap';
 import { once } from 'node:events';
 import { echoServer, startServer, connect, collect } from '../../support/backends.js';
-import { startLb, simpleConfig } from '../../support/lb.js';
+import { startLb, simpleConfig, TEST_DATAPATH } from '../../support/lb.js';
 import { randomPayload, sha256 } from '../../support/random.js';
 
 t.test('50 MB random stream echoes byte for byte', async (t) => {
@@ -85,7 +85,7 @@ t.test('both FINs read while lb still holds bytes for a slow client: every byte 
   // The client sends its request and FIN, then does not read. The backend streams until lb
   // has to queue bytes for the client (the kernel buffers on the way are full), then sends a
   // last piece and its FIN, which lb reads with bytes still queued: they must all arrive.
-  type Peek = { queuedToClient: number; upstreamEof?: boolean };
+  type Peek = { queuedToClient: number; upstreamEof: boolean };
   let backend: import('node:net').Socket | null = null;
   let requestEnded!: () => void;
   const requestDone = new Promise<void>((r) => (requestEnded = r));
@@ -102,12 +102,6 @@ t.test('both FINs read while lb still holds bytes for a slow client: every byte 
   s.end('request');
   await requestDone;
   const session = [...l.sessions][0]!;
-  if (!('upstreamEof' in session)) {
-    // The net.Socket fallback (LB_TCP_SOCKETS=1) ends its sockets through Node's streams.
-    s.destroy();
-    t.pass('skipped on the net.Socket fallback session');
-    return;
-  }
   const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 1));
   const sent: Buffer[] = [];
   while (session.queuedToClient === 0) {
@@ -120,8 +114,12 @@ t.test('both FINs read while lb still holds bytes for a slow client: every byte 
   sent.push(last);
   backend!.end(last);
   const ended = lb.logs.waitFor({ msg: 'session ended' });
-  while (!session.upstreamEof) await tick();
-  t.ok(session.queuedToClient > 0, `lb read the backend's FIN with ${session.queuedToClient} bytes queued for the client`);
+  if (TEST_DATAPATH !== 'portable') {
+    // The relay reads on behind bytes it holds, so it sees the FIN before they are sent; the
+    // portable path stops reading a source whose destination is full, and sees it after.
+    while (!session.upstreamEof) await tick();
+    t.ok(session.queuedToClient > 0, `lb read the backend's FIN with ${session.queuedToClient} bytes queued for the client`);
+  }
   const got = collect(s);
   s.resume();
   const { data, error } = await got;
@@ -169,7 +167,7 @@ t.test('a backend reset reaches the client as a reset', async (t) => {
   const { error } = await got;
   t.equal(error?.code, 'ECONNRESET');
   const line = await lb.logs.waitFor({ msg: 'session ended' });
-  t.equal(line.end, 'backend_closed');
+  t.equal(line.end, 'backend_reset');
   t.equal(line.detail, 'ECONNRESET');
 });
 
@@ -188,7 +186,7 @@ t.test('a client reset reaches the backend as a reset', async (t) => {
   s.resetAndDestroy();
   t.equal(await seen, 'ECONNRESET');
   const line = await lb.logs.waitFor({ msg: 'session ended' });
-  t.equal(line.end, 'client_closed');
+  t.equal(line.end, 'client_reset');
   t.equal(line.detail, 'ECONNRESET');
 });
 
