@@ -117,7 +117,7 @@ t.test('a probe that fails on lb\'s own descriptors (EMFILE) counts neither way'
   delete env['NODE_OPTIONS'];
   const child = spawn(
     '/bin/sh',
-    ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, ...loader, fileURLToPath(new URL('./local-error-child.ts', import.meta.url)), String(srv.port)],
+    ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, ...loader, fileURLToPath(new URL('./fixtures/local-error-child.ts', import.meta.url)), String(srv.port)],
     { stdio: ['ignore', 'pipe', 'pipe'], env },
   );
   let stdout = '';
