@@ -28,7 +28,7 @@ const HELP = `usage: node scripts/bench.mjs [options]        (npm run bench / np
   --clients N           redis-benchmark clients (default 50)
   --idle N              idle connections held for the memory figure (default 10000; scaled
                         down to what the hard fd limit allows, with a note)
-  --targets LIST        comma list of direct,lb,haproxy,nginx (default all available), and
+  --targets LIST        comma list of direct,lb,lb-portable,haproxy,nginx (default all available), and
                         multi-core variants lb-w2 (workers = 2), haproxy-t2 (nbthread 2),
                         nginx-w2 (worker_processes 2); any count works (lb-w4...)
   --multicore           add lb-w2, haproxy-t2 and nginx-w2 to the targets
@@ -77,7 +77,7 @@ function parseArgs(argv) {
   }
   return {
     runs: 3, seconds: o.quick ? 2 : 3, requests: 50000, connRequests: 10000, clients: 50, idle: 10000,
-    maxLoad: 1.5, budget: o.quick ? 45 : 570, targets: ['direct', 'lb', 'haproxy', 'nginx'],
+    maxLoad: 1.5, budget: o.quick ? 45 : 570, targets: ['direct', 'lb', 'lb-portable', 'haproxy', 'nginx'],
     out: join(ROOT, 'bench-results'), algorithm: 'round-robin', ...o,
     docs: o.docs ?? (!o.quick && !o.tests && !o.targets),
   };
@@ -205,7 +205,7 @@ if (wanted.includes('direct')) targets.push(directTarget(services));
 for (const name of wanted.filter((n) => n !== 'direct')) {
   const parsed = parseTargetName(name);
   if (parsed === null) {
-    log(`bench: unknown target ${name} (direct, lb, haproxy, nginx, or lb-wN, haproxy-tN, nginx-wN)`);
+    log(`bench: unknown target ${name} (direct, lb, lb-portable, haproxy, nginx, or lb-wN, haproxy-tN, nginx-wN)`);
     await stopAll();
     process.exit(2);
   }

@@ -37,7 +37,7 @@ ${doc.notes.length ? `\nNotes from this run:\n\n${doc.notes.map((n) => `- ${n}`)
 - CPU: ${mc.cpu}, ${mc.cores} cores; ${mc.memoryGiB} GiB RAM
 - OS: ${mc.os ?? 'unknown'}, kernel ${mc.kernel}
 - Node.js ${mc.node}; lb ${mc.lbVersion} at commit ${mc.lbCommit ?? 'unknown'}${mc.lbSrcUncommitted ? ' (with uncommitted changes under src/, built into dist/)' : ''}
-- lb's data paths: TCP ${mc.lbTcpRelay === false ? 'moved from JavaScript on bare libuv handles (the relay addon was not built, or LB_TCP_NATIVE=0)' : 'through the native relay (read/send on an epoll set of its own, native/tcp_relay.cc)'}; UDP ${mc.lbUdpBatch === false ? "on dgram handles (the batched addon was not built)" : "through the batched addon (recvmmsg/sendmmsg, native/udp_batch.cc)"}
+- lb's data paths: the \`lb\` columns run \`datapath = "auto"\`: TCP ${mc.lbTcpRelay === false ? 'on the portable path (the relay addon was not built)' : 'through the native relay (read/send on an epoll set of its own, native/tcp_relay.cc)'}; UDP ${mc.lbUdpBatch === false ? 'on the portable path (the batched addon was not built)' : 'through the batched addon (recvmmsg/sendmmsg, native/udp_batch.cc)'}. The \`lb-portable\` column runs \`datapath = "portable"\`: node:net and node:dgram only
 - Peers and tools: ${tools}
 
 ## How the ${mc.cores} cores were shared

@@ -128,10 +128,9 @@ export function machine(toolNames) {
     lbVersion: JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')).version,
     lbCommit: git(['rev-parse', '--short', 'HEAD']),
     lbSrcUncommitted: dirty === null ? null : dirty.length > 0,
-    // lb's UDP listeners use the batched addon when `npm ci` could build it (else dgram handles).
+    // The `lb` target (datapath = "auto") runs native where `npm ci` built the addons.
     lbUdpBatch: existsSync(path.join(ROOT, 'build', 'Release', 'udp_batch.node')),
-    // lb's TCP listeners use the native relay when it was built and LB_TCP_NATIVE is not 0.
-    lbTcpRelay: existsSync(path.join(ROOT, 'build', 'Release', 'tcp_relay.node')) && process.env.LB_TCP_NATIVE !== '0',
+    lbTcpRelay: existsSync(path.join(ROOT, 'build', 'Release', 'tcp_relay.node')),
     loadAtStart: loadavg(),
     tools,
   };

@@ -91,8 +91,8 @@ export async function startBackends(dir, have) {
 // Proxy configs. `listen` and `backend` map a service name to a port; only services present
 // in `backend` get a listener.
 
-function lbConfig(listen, backend, algorithm, cores) {
-  const out = ['# written by scripts/bench.mjs', '[global]', 'log_level = "warn"', 'max_connections = 100000', `workers = ${cores}`, ''];
+function lbConfig(listen, backend, algorithm, cores, datapath) {
+  const out = ['# written by scripts/bench.mjs', '[global]', 'log_level = "warn"', 'max_connections = 100000', `workers = ${cores}`, `datapath = "${datapath}"`, ''];
   for (const s of Object.keys(backend)) {
     out.push(`[listeners.${s}]`);
     if (s === UDP_SERVICE) out.push('protocol = "udp"', 'session_timeout = "30s"');
@@ -153,10 +153,14 @@ function nginxConfig(dir, listen, backend, streamLoad, cores, tag) {
   return `${out.join('\n')}\n`;
 }
 
-/** `lb`, `lb-w2` (lb with workers = 2), `haproxy-t2` (nbthread 2), `nginx-w2`: proxy and cores. */
+/**
+ * `lb`, `lb-portable` (lb with datapath = "portable"), `lb-w2` (lb with workers = 2),
+ * `haproxy-t2` (nbthread 2), `nginx-w2`: proxy, cores and lb's data path.
+ */
 export function parseTargetName(name) {
+  if (name === 'lb-portable') return { proxy: 'lb', cores: 1, datapath: 'portable' };
   const m = /^(lb|haproxy|nginx)(?:-[wt](\d+))?$/.exec(name);
-  return m ? { proxy: m[1], cores: m[2] ? Number(m[2]) : 1 } : null;
+  return m ? { proxy: m[1], cores: m[2] ? Number(m[2]) : 1, datapath: 'auto' } : null;
 }
 
 /**
@@ -167,7 +171,7 @@ export function parseTargetName(name) {
 export async function startProxy(target, dir, backend, { algorithm = 'round-robin', nginxStreamLoad } = {}) {
   const parsed = parseTargetName(target);
   if (!parsed) throw new Error(`unknown target ${target}`);
-  const { proxy: name, cores } = parsed;
+  const { proxy: name, cores, datapath } = parsed;
   const services = { ...backend };
   if (name === 'haproxy') delete services[UDP_SERVICE];
   const log = join(dir, `${target}.log`);
@@ -179,7 +183,7 @@ export async function startProxy(target, dir, backend, { algorithm = 'round-robi
     if (name === 'lb') {
       if (!existsSync(join(ROOT, 'dist', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
       config = join(dir, `${target}.toml`);
-      writeFileSync(config, lbConfig(listen, services, algorithm, cores));
+      writeFileSync(config, lbConfig(listen, services, algorithm, cores, datapath));
       child = start(target, process.execPath, [LB_BIN, 'run', '-c', config], { log });
     } else if (name === 'haproxy') {
       config = join(dir, `${target}.cfg`);
