@@ -13,11 +13,6 @@ export function formatProblem(p: ConfigProblem): string {
   return out + p.message;
 }
 
-/** True when `p` makes a config invalid (anything but a warning). */
-export function isError(p: ConfigProblem): boolean {
-  return p.severity !== 'warning';
-}
-
 /** Collects problems for one file; sorts them into reading order at the end. */
 export class ProblemList {
   readonly #items: ConfigProblem[] = [];
@@ -34,12 +29,6 @@ export class ProblemList {
 
   warn(path: KeyPath, message: string): void {
     this.#add(path, message, 'warning');
-  }
-
-  /** Adds a problem built elsewhere (e.g. a TOML syntax error with its own position). */
-  push(problem: ConfigProblem): void {
-    this.#items.push(problem);
-    if (isError(problem)) this.#errors++;
   }
 
   get errorCount(): number {
@@ -63,13 +52,13 @@ export class ProblemList {
 
   #add(path: KeyPath, message: string, severity: 'error' | 'warning'): void {
     const pos = this.index?.locate(path);
-    const problem: ConfigProblem = {
+    this.#items.push({
       file: this.file,
       path: formatPath(path),
       message,
       ...(pos === undefined ? {} : { line: pos.line, column: pos.column }),
       ...(severity === 'warning' ? { severity } : {}),
-    };
-    this.push(problem);
+    });
+    if (severity === 'error') this.#errors++;
   }
 }

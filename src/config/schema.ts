@@ -1,57 +1,34 @@
-// THE key table: every config key with its type, default, range, required flag and doc line.
-// One source of truth (fastify's build-validation idea): validate.ts reads types, ranges and
-// defaults from here, and test/config/example.test.ts checks lb.toml.example mentions each key.
-// Defaults are written as in TOML ("30s", 100000, []) and go through the same parser as a
-// user's value, so the documented default and the applied default cannot drift apart.
+// THE key table: every config key of lb with its type, default, range, required flag and doc
+// line, read by reader.ts (validate.ts adds the rules across keys). One source of truth
+// (fastify's build-validation idea): test/config/example.test.ts checks lb.toml.example and
+// docs/configuration.md mention each key, with its default as written in TOML ("30s", 100000, []).
+import { isHostname } from './address.js';
+import { describeValue } from './parsed.js';
+import type { Parse, SectionSpec } from './reader.js';
+import { ALGORITHMS, DATAPATHS, HASH_KEYS, LOG_LEVELS, ON_DOWN, PROTOCOLS, PROXY_PROTOCOLS } from './types.js';
 
-/** What a key's value must be; `section`/`sections`/`named` keys hold nested sections. */
-export type KeyType =
-  | 'enum' //      one of `values`
-  | 'integer' //   whole number in [min, max]
-  | 'duration' //  "250ms" | "2s" | "5m" | "1h" → ms, in [min, max] ms
-  | 'bind' //      IP:PORT | [IPv6]:PORT | :PORT, port 0–65535
-  | 'address' //   HOST:PORT | [IPv6]:PORT, port 1–65535, HOST may be a hostname
-  | 'cidrs' //     array of CIDR strings ("10.0.0.0/8", "::1/128", bare IP)
-  | 'bytes' //     string with escapes \r \n \t \\ \" \xHH → Buffer
-  | 'pool-ref' //  name of a pool defined under [pools]
-  | 'host-pattern' // "api.example.com" or "*.example.com"
-  | 'path-prefix' // string starting with "/"
-  | 'workers' //   integer in [min, max] or "auto" (one per core)
-  | 'section' //   one table of section `section`
-  | 'sections' //  array of tables of section `section`
-  | 'named'; //    table of NAME → table of section `section`
+/** lb's own key types, beside the reader's. */
+export const KEY_TYPES = {
+  /** Name of a pool defined under [pools] (that it exists is checked across sections). */
+  'pool-ref': (raw, _key, fail) => (typeof raw === 'string' && raw !== '' ? raw : fail(`must be the name of a pool defined under [pools] (got ${describeValue(raw)})`)),
+  /** "api.example.com" or "*.example.com", lowercased. */
+  'host-pattern': (raw, _key, fail) => {
+    const host = typeof raw === 'string' ? raw.toLowerCase() : '';
+    if (isHostname(host.startsWith('*.') ? host.slice(2) : host)) return host;
+    return fail(`must be a hostname like "api.example.com" or "*.example.com" (got ${describeValue(raw)})`);
+  },
+  /** A string starting with "/". */
+  'path-prefix': (raw, _key, fail) =>
+    typeof raw === 'string' && raw.startsWith('/') && !/\s/.test(raw) ? raw : fail(`must be a path starting with "/", e.g. "/v1/" (got ${describeValue(raw)})`),
+  /** An integer in [1, max] or "auto" (one per core). */
+  workers: (raw, key, fail) => {
+    const max = key.max ?? Number.MAX_SAFE_INTEGER;
+    if (raw === 'auto' || (typeof raw === 'number' && Number.isInteger(raw) && raw >= 1 && raw <= max)) return raw;
+    return fail(`must be "auto" or an integer from 1 to ${max} (got ${describeValue(raw)})`);
+  },
+} satisfies Readonly<Record<string, Parse>>;
 
-export type SectionName = 'root' | 'global' | 'admin' | 'listener' | 'route' | 'rate-limit' | 'pool' | 'backend' | 'health';
-
-/** A TOML default value as an operator would write it. */
-export type DefaultValue = string | number | readonly string[];
-
-export interface KeySpec {
-  /** The TOML key, snake_case as in the SPEC. */
-  readonly key: string;
-  readonly type: KeyType;
-  /** A missing required key is a problem; otherwise `default` applies (or the key stays unset). */
-  readonly required?: boolean;
-  /** Applied when the key is missing; absent = optional with no value (or required). */
-  readonly default?: DefaultValue;
-  /** Allowed values of an `enum`. */
-  readonly values?: readonly string[];
-  /** Inclusive bounds: integers as is, durations in ms. */
-  readonly min?: number;
-  readonly max?: number;
-  /** Nested section of `section`, `sections` and `named` keys. */
-  readonly section?: SectionName;
-  /** One line on behaviour, used by docs. */
-  readonly doc: string;
-}
-
-export interface SectionSpec {
-  readonly name: SectionName;
-  /** Where the section lives, with NAME and [i] placeholders, e.g. "pools.NAME.backends[i]". */
-  readonly path: string;
-  readonly doc: string;
-  readonly keys: readonly KeySpec[];
-}
+type Section = SectionSpec<keyof typeof KEY_TYPES, 'root' | 'global' | 'admin' | 'listener' | 'route' | 'rate-limit' | 'pool' | 'backend' | 'health'>;
 
 /** Highest value accepted for max_connections keys: a sanity bound, far above any fd limit. */
 export const MAX_CONNECTIONS_LIMIT = 10_000_000;
@@ -64,18 +41,7 @@ export const MAX_RISE_FALL = 100;
 /** rate_limit requests/burst: a sanity bound; a bucket holds a float, so any size is O(1). */
 export const MAX_RATE_REQUESTS = 1_000_000_000;
 
-/** Listener and pool names: also used in log fields, metric labels and admin URLs. */
-export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
-export const DATAPATHS = ['auto', 'native', 'portable'] as const;
-export const PROTOCOLS = ['tcp', 'udp', 'http'] as const;
-export const ALGORITHMS = ['round-robin', 'least-connections', 'consistent-hash', 'power-of-two'] as const;
-export const HASH_KEYS = ['source-ip', 'source-ip-port'] as const;
-export const ON_DOWN = ['keep', 'close'] as const;
-export const PROXY_PROTOCOLS = ['off', 'v1', 'v2'] as const;
-
-export const ROOT: SectionSpec = {
+export const ROOT: Section = {
   name: 'root',
   path: '',
   doc: 'The whole file.',
@@ -87,7 +53,7 @@ export const ROOT: SectionSpec = {
   ],
 };
 
-export const GLOBAL: SectionSpec = {
+export const GLOBAL: Section = {
   name: 'global',
   path: 'global',
   doc: 'Process-wide settings.',
@@ -112,7 +78,7 @@ export const GLOBAL: SectionSpec = {
   ],
 };
 
-export const ADMIN: SectionSpec = {
+export const ADMIN: Section = {
   name: 'admin',
   path: 'admin',
   doc: 'HTTP admin API: /healthz, /status, /metrics, drain/enable, /reload.',
@@ -121,7 +87,7 @@ export const ADMIN: SectionSpec = {
   ],
 };
 
-export const LISTENER: SectionSpec = {
+export const LISTENER: Section = {
   name: 'listener',
   path: 'listeners.NAME',
   doc: 'One bind + protocol + pool + ACL + limits. NAME is its identity across reloads.',
@@ -147,7 +113,7 @@ export const LISTENER: SectionSpec = {
   ],
 };
 
-export const ROUTE: SectionSpec = {
+export const ROUTE: Section = {
   name: 'route',
   path: 'listeners.NAME.routes[i]',
   doc: 'One http route; every given condition must match.',
@@ -159,7 +125,7 @@ export const ROUTE: SectionSpec = {
   ],
 };
 
-export const RATE_LIMIT: SectionSpec = {
+export const RATE_LIMIT: Section = {
   name: 'rate-limit',
   path: 'listeners.NAME.routes[i].rate_limit',
   doc: 'Per-route token bucket per client IP: `requests` tokens refill every `per`, up to `burst`.',
@@ -170,7 +136,7 @@ export const RATE_LIMIT: SectionSpec = {
   ],
 };
 
-export const POOL: SectionSpec = {
+export const POOL: Section = {
   name: 'pool',
   path: 'pools.NAME',
   doc: 'A named set of backends with a selector and an optional health check.',
@@ -187,7 +153,7 @@ export const POOL: SectionSpec = {
   ],
 };
 
-export const BACKEND: SectionSpec = {
+export const BACKEND: Section = {
   name: 'backend',
   path: 'pools.NAME.backends[i]',
   doc: 'One HOST:PORT in a pool; the canonical address is its identity across reloads.',
@@ -197,7 +163,7 @@ export const BACKEND: SectionSpec = {
   ],
 };
 
-export const HEALTH: SectionSpec = {
+export const HEALTH: Section = {
   name: 'health',
   path: 'pools.NAME.health',
   doc: 'Active health check: a connect (plus optional send/expect) to each backend every interval.',
@@ -213,17 +179,4 @@ export const HEALTH: SectionSpec = {
 };
 
 /** Every section, in file order. */
-export const SECTIONS: readonly SectionSpec[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, RATE_LIMIT, POOL, BACKEND, HEALTH];
-
-export function sectionSpec(name: SectionName): SectionSpec {
-  const spec = SECTIONS.find((s) => s.name === name);
-  if (spec === undefined) throw new Error(`no section ${name}`);
-  return spec;
-}
-
-/** A default as it would be written in TOML: "30s", 100000, []. */
-export function formatDefault(value: DefaultValue): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return JSON.stringify(value);
-  return `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
-}
+export const SECTIONS: readonly Section[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, RATE_LIMIT, POOL, BACKEND, HEALTH];

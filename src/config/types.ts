@@ -1,14 +1,22 @@
 // The validated, typed, frozen configuration: the only shape the runtime ever sees.
 // Durations are milliseconds, addresses are parsed, CIDRs are pre-parsed; no strings to re-parse.
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
-export type Protocol = 'tcp' | 'udp' | 'http';
-export type Algorithm = 'round-robin' | 'least-connections' | 'consistent-hash' | 'power-of-two';
-export type HashKey = 'source-ip' | 'source-ip-port';
-export type OnDown = 'keep' | 'close';
-export type ProxyProtocol = 'off' | 'v1' | 'v2';
+// The enum keys' values, listed once: schema.ts checks them, the types below are made of them.
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export const PROTOCOLS = ['tcp', 'udp', 'http'] as const;
+export const ALGORITHMS = ['round-robin', 'least-connections', 'consistent-hash', 'power-of-two'] as const;
+export const HASH_KEYS = ['source-ip', 'source-ip-port'] as const;
+export const ON_DOWN = ['keep', 'close'] as const;
+export const PROXY_PROTOCOLS = ['off', 'v1', 'v2'] as const;
 /** How bytes move: lb's addons, Node's public net/dgram API, or the first where it loads. */
-export type Datapath = 'auto' | 'native' | 'portable';
+export const DATAPATHS = ['auto', 'native', 'portable'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type Protocol = (typeof PROTOCOLS)[number];
+export type Algorithm = (typeof ALGORITHMS)[number];
+export type HashKey = (typeof HASH_KEYS)[number];
+export type OnDown = (typeof ON_DOWN)[number];
+export type ProxyProtocol = (typeof PROXY_PROTOCOLS)[number];
+export type Datapath = (typeof DATAPATHS)[number];
 
 /** A parsed `HOST:PORT`. `host` has no brackets; `''` means all interfaces (bind `:PORT`). */
 export interface Address {

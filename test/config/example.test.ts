@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile, parseConfigText } from '../../src/config/load.js';
 import { formatProblem } from '../../src/config/validate.js';
-import { SECTIONS, formatDefault, type KeySpec, type SectionSpec } from '../../src/config/schema.js';
+import { SECTIONS } from '../../src/config/schema.js';
+import { formatDefault, type KeySpec, type SectionSpec } from '../../src/config/reader.js';
 
 const examplePath = fileURLToPath(new URL('../../lb.toml.example', import.meta.url));
 const docsPath = fileURLToPath(new URL('../../docs/configuration.md', import.meta.url));

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { CONFIG_MAX_BYTES, loadConfigFile, parseConfigText, type LoadResult } from '../../src/config/load.js';
 import { formatProblem, summarize } from '../../src/config/validate.js';
 import type { ConfigProblem } from '../../src/config/types.js';
-import { ADMIN, BACKEND, GLOBAL, HEALTH, LISTENER, POOL, RATE_LIMIT, ROOT, ROUTE, type KeySpec, type SectionSpec } from '../../src/config/schema.js';
+import { ADMIN, BACKEND, GLOBAL, HEALTH, LISTENER, POOL, RATE_LIMIT, ROOT, ROUTE } from '../../src/config/schema.js';
+import type { KeySpec, SectionSpec } from '../../src/config/reader.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 

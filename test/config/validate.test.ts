@@ -3,7 +3,8 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { loadConfigFile, parseConfigText } from '../../src/config/load.js';
-import { editDistance, formatProblem, suggest, summarize, validateConfig } from '../../src/config/validate.js';
+import { formatProblem, summarize, validateConfig } from '../../src/config/validate.js';
+import { editDistance, suggest } from '../../src/config/reader.js';
 import type { Config } from '../../src/config/types.js';
 
 /** A minimal valid file to append a case to (6 lines; an appended case starts on line 7). */
