@@ -25,36 +25,48 @@ export interface ProbeResult {
   readonly localError?: true;
 }
 
+/** How a probe ends: with a result, or with the socket error `err` (detail then unused). */
+type Finish = (ok: boolean, detail: string, err?: NodeJS.ErrnoException) => void;
+
 /** The result of a probe that met `err`: a local error, or a failure of the backend. */
-export function errorResult(err: NodeJS.ErrnoException, durationMs: number): ProbeResult {
+function errorResult(err: NodeJS.ErrnoException, durationMs: number): ProbeResult {
   const detail = err.code ?? err.message;
   return isLocalError(err.code) ? { ok: false, detail, durationMs, localError: true } : { ok: false, detail, durationMs };
 }
 
+/**
+ * The one end of a probe started at `started`: the first call to the Finish wins, clears the
+ * timer (`timeoutDetail` after `timeoutMs`) and the abort listener (`signal`: the prober
+ * stopped, "aborted"), calls `release` for the socket and resolves.
+ */
+export function probeEnd(started: number, timeoutMs: number, timeoutDetail: string, signal: AbortSignal | undefined, release: () => void, resolve: (r: ProbeResult) => void): Finish {
+  let done = false;
+  const finish: Finish = (ok, detail, err) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    release();
+    const durationMs = performance.now() - started;
+    resolve(err === undefined ? { ok, detail, durationMs } : errorResult(err, durationMs));
+  };
+  const timer = setTimeout(() => finish(false, timeoutDetail), timeoutMs);
+  const onAbort = (): void => finish(false, 'aborted');
+  signal?.addEventListener('abort', onAbort);
+  return finish;
+}
+
 /** Printable, bounded rendering of reply bytes for a log line. */
-function show(b: Buffer): string {
+export function show(b: Buffer): string {
   return JSON.stringify(b.subarray(0, 64).toString('latin1'));
 }
 
-/** `signal` aborts an in-flight probe (the prober stopped): it resolves as failed, "aborted". */
 export function tcpProbe(target: ProbeTarget, signal?: AbortSignal): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    let done = false;
     let received: Buffer = Buffer.alloc(0);
     const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
-    const finish = (ok: boolean, detail: string, err?: NodeJS.ErrnoException): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      const durationMs = performance.now() - started;
-      resolve(err === undefined ? { ok, detail, durationMs } : errorResult(err, durationMs));
-    };
-    const timer = setTimeout(() => finish(false, 'timeout'), target.timeoutMs);
-    const onAbort = (): void => finish(false, 'aborted');
-    signal?.addEventListener('abort', onAbort);
+    const finish = probeEnd(started, target.timeoutMs, 'timeout', signal, () => socket.destroy(), resolve);
     socket.on('error', (err: NodeJS.ErrnoException) => finish(false, '', err));
     socket.on('connect', () => {
       if (target.send.length > 0) socket.write(target.send);

@@ -11,7 +11,7 @@ import type { Backend } from '../pool/backend.js';
 import type { PassiveHealth, Pool } from '../pool/pool.js';
 import { countLocalError, isLocalError } from '../local-errors.js';
 import { Hysteresis } from './hysteresis.js';
-import { tcpProbe, type ProbeResult } from './probe.js';
+import { tcpProbe, type ProbeResult, type ProbeTarget } from './probe.js';
 import { udpProbe } from './udp-probe.js';
 
 /** What a prober needs of its pool: the backends, a logger, and the one way to change health. */
@@ -20,13 +20,12 @@ export type ProbedPool = Pick<Pool, 'backends' | 'log' | 'healthChanged'>;
 /** One attempt against `b` with the pool's health settings; resolves, never rejects. */
 export type BackendProbeFn = (b: Backend, cfg: HealthConfig, signal: AbortSignal) => Promise<ProbeResult>;
 
-/** TCP connect (plus send/expect when set), on `port` when the section names one. */
-export const tcpBackendProbe: BackendProbeFn = (b, cfg, signal) =>
-  tcpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
-
+/** What a probe of `b` aims at: its host, on the section's `port` when it names one. */
+const targetOf = (b: Backend, cfg: HealthConfig): ProbeTarget => ({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect });
+/** TCP connect (plus send/expect when set). */
+export const tcpBackendProbe: BackendProbeFn = (b, cfg, signal) => tcpProbe(targetOf(b, cfg), signal);
 /** One datagram query (send/expect) for pools behind udp listeners. */
-export const udpBackendProbe: BackendProbeFn = (b, cfg, signal) =>
-  udpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
+export const udpBackendProbe: BackendProbeFn = (b, cfg, signal) => udpProbe(targetOf(b, cfg), signal);
 
 export interface ProberOptions {
   /** The probe to run (default: tcpBackendProbe). */

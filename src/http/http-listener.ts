@@ -13,9 +13,9 @@ import type { EndReason } from '../log/end-reason.js';
 import type { Backend } from '../pool/backend.js';
 import type { Pool } from '../pool/pool.js';
 import type { ConnectionBudget } from '../listeners/budget.js';
-import { Acl, formatHostPort, normaliseIp } from '../listeners/admission.js';
-import { listenOn } from '../listeners/bind.js';
-import { DrainWait } from '../listeners/drain-wait.js';
+import { formatHostPort, normaliseIp } from '../listeners/admission.js';
+import { addressOf, listenOn } from '../listeners/bind.js';
+import { ListenerBase } from '../listeners/listener-base.js';
 import { Exchange } from './exchange.js';
 import { Tunnel } from './tunnel.js';
 import { Router, targetPath, type Route } from './router.js';
@@ -60,38 +60,22 @@ export function createHttpListener(
   return new HttpListener(config, pool, pools, budget, log);
 }
 
-export class HttpListener implements Listener, ExchangeOwner {
-  readonly name: string;
-  config: ListenerConfig;
-  pool: Pool;
-  readonly log: Logger;
-  private acl: Acl;
+export class HttpListener extends ListenerBase implements Listener, ExchangeOwner {
   private router: Router;
-  private readonly budget: ConnectionBudget;
   private readonly server: Server;
   /** Admitted client connections. */
   private readonly connections = new Map<Socket, ClientInfo>();
   /** Requests and tunnels in flight (the pool's Closable sessions). */
   private readonly inflight = new Set<Exchange | Tunnel>();
   private readonly agents = new Map<Backend, Agent>();
-  /** Counters read by status and metrics. */
+  /** Counters read by status and metrics, beside the base's. */
   accepted = 0;
   denied = 0;
-  sessionsTotal = 0;
   requestsTotal = 0;
   rateLimited = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  private closing = false;
-  private readonly drainWait = new DrainWait();
 
   constructor(config: ListenerConfig, pool: Pool, pools: ReadonlyMap<string, Pool>, budget: ConnectionBudget, log: Logger) {
-    this.name = config.name;
-    this.config = config;
-    this.pool = pool;
-    this.budget = budget;
-    this.log = log.child({ listener: config.name });
-    this.acl = new Acl(config.allow, config.deny);
+    super('http', config, pool, budget, log);
     this.router = new Router(config.routes, pools, pool);
     const headerTimeoutMs = config.headerTimeoutMs ?? 10_000;
     this.server = http.createServer({
@@ -110,10 +94,6 @@ export class HttpListener implements Listener, ExchangeOwner {
     this.server.on('request', this.onRequest);
     this.server.on('upgrade', this.onUpgrade);
     this.server.on('clientError', this.onClientError);
-  }
-
-  get protocol(): 'http' {
-    return 'http';
   }
 
   get isClosing(): boolean {
@@ -136,16 +116,12 @@ export class HttpListener implements Listener, ExchangeOwner {
   }
 
   boundAddress(): string {
-    const a = this.server.address();
-    if (a === null || typeof a === 'string') return this.config.bind.text;
-    return formatHostPort(a.address, a.port);
+    return addressOf(this.server, this.config.bind);
   }
 
   /** Same bind, new settings: new requests use the new routes; requests in flight keep theirs. */
   reconfigure(config: ListenerConfig, pool: Pool, pools: ReadonlyMap<string, Pool>): void {
-    this.config = config;
-    this.pool = pool;
-    this.acl = new Acl(config.allow, config.deny);
+    this.adopt(config, pool);
     this.router = new Router(config.routes, pools, pool, this.router);
     if (config.headerTimeoutMs !== undefined) this.server.headersTimeout = config.headerTimeoutMs;
     // Agents of backends that left their pool and have no request left.
@@ -216,11 +192,7 @@ export class HttpListener implements Listener, ExchangeOwner {
     this.accepted++;
     const ip = normaliseIp(rawIp);
     const port = socket.remotePort ?? 0;
-    let why: string | null = null;
-    if (this.closing) why = 'shutdown';
-    else if (!this.acl.permits(rawIp, socket.remoteFamily ?? 'IPv4')) why = 'acl';
-    else if (this.connections.size >= this.config.maxConnections) why = 'listener_max_connections';
-    else if (!this.budget.tryAcquire()) why = 'global_max_connections';
+    const why = this.admitClient(rawIp, socket.remoteFamily ?? 'IPv4', this.connections.size);
     const client = formatHostPort(ip, port);
     if (why !== null) {
       this.denied++;

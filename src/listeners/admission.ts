@@ -4,8 +4,6 @@
 import { BlockList } from 'node:net';
 import type { Cidr } from '../config/types.js';
 
-export type Admit = 'ok' | 'denied' | 'listener_limit' | 'global_limit';
-
 /** Build a BlockList from pre-parsed CIDRs; null for an empty list (so the check is free). */
 export function blockListOf(cidrs: readonly Cidr[]): BlockList | null {
   if (cidrs.length === 0) return null;

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:net';
 import type { Address } from '../config/types.js';
 import { BindError } from '../errors.js';
+import { formatHostPort } from './admission.js';
 
 /** Kernel accept queue; Linux caps it at net.core.somaxconn (4096 here). */
 export const BACKLOG = 4096;
@@ -23,4 +24,10 @@ export async function listenOn(server: Server, name: string, bind: Address, onEr
   } finally {
     server.on('error', onError);
   }
+}
+
+/** The address `server` is bound to (the OS's choice for port 0), or `bind`'s text before it is. */
+export function addressOf(server: Server, bind: Address): string {
+  const a = server.address();
+  return a === null || typeof a === 'string' ? bind.text : formatHostPort(a.address, a.port);
 }

@@ -50,10 +50,6 @@ export abstract class Session {
     protected readonly startMs: number,
   ) {}
 
-  get ended(): boolean {
-    return this.done;
-  }
-
   /** End now with `reason` (drain deadline, shutdown, on_down = close, a timeout). */
   close(reason: EndReason, detail?: string): void {
     this.end(reason, detail);

@@ -12,11 +12,10 @@ import type { EndReason } from '../../log/end-reason.js';
 import { logAccess } from '../../log/access.js';
 import { countLocalError, isLocalError } from '../../local-errors.js';
 import { type ConnectionBudget, fdBudget } from '../budget.js';
-import { Acl, formatHostPort, normaliseIp } from '../admission.js';
-import { listenOn } from '../bind.js';
-import { DrainWait } from '../drain-wait.js';
+import { formatHostPort, normaliseIp } from '../admission.js';
+import { addressOf, listenOn } from '../bind.js';
 import { sweepEvery } from '../sweep.js';
-import { choosePath, logListening, type PathInUse } from '../datapath.js';
+import { PathListener } from '../datapath.js';
 import { socketFd } from '../node-internals.js';
 import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
 import { TcpSession, type TcpSessionOwner } from './tcp-session.js';
@@ -27,17 +26,7 @@ import { tcpRelay } from './tcp-relay.js';
 /** Descriptors a TCP session holds: the client's and the backend's. */
 const SESSION_FDS = 2;
 
-export class TcpListener implements TcpSessionOwner {
-  readonly name: string;
-  config: ListenerConfig;
-  pool: Pool;
-  readonly log: Logger;
-  /** The data path of this listener's sessions, fixed when it is created. */
-  readonly datapath: PathInUse;
-  /** Why native is not in use although it was wanted; null otherwise. */
-  private readonly pathReason: string | null;
-  private acl: Acl;
-  private readonly budget: ConnectionBudget;
+export class TcpListener extends PathListener implements TcpSessionOwner {
   private readonly server: Server;
   readonly sessions = new Set<TcpSession>();
   /** Sessions whose backend connect is in flight (the connect sweep's list). */
@@ -47,34 +36,17 @@ export class TcpListener implements TcpSessionOwner {
   /** Clients refused for lb's own limits since the last warning, and when that was. */
   private refusedLocal = 0;
   private lastLocalWarnMs = -Infinity;
-  /** Counters read by status and metrics. */
+  /** Counters read by status and metrics, beside the base's. */
   accepted = 0;
   denied = 0;
-  sessionsTotal = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  private closing = false;
-  private readonly drainWait = new DrainWait();
 
   constructor(config: ListenerConfig, pool: Pool, budget: ConnectionBudget, log: Logger) {
-    this.name = config.name;
-    this.config = config;
-    this.pool = pool;
-    this.budget = budget;
-    this.log = log.child({ listener: config.name });
-    this.acl = new Acl(config.allow, config.deny);
-    const choice = choosePath(config.datapath, 'tcp');
-    this.datapath = choice.path;
-    this.pathReason = choice.reason;
+    super('tcp', config, pool, budget, log);
     const native = this.datapath === 'native';
     // Native sessions set TCP_NODELAY on the relay's copy of the fd themselves.
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: !native }, this.onConnection);
     // Accept errors (EMFILE...) land here; the server keeps listening.
     this.server.on('error', this.onServerError);
-  }
-
-  get protocol(): 'tcp' {
-    return 'tcp';
   }
 
   get activeSessions(): number {
@@ -84,10 +56,8 @@ export class TcpListener implements TcpSessionOwner {
   /** Bind; resolves once listening, rejects with BindError (code LB_BIND_FAILED). */
   async listen(): Promise<void> {
     await listenOn(this.server, this.name, this.config.bind, this.onServerError);
-    fdBudget.measure();
     this.startSweeps();
-    const fields = { bind: this.boundAddress(), protocol: 'tcp', pool: this.pool.name, datapath: this.datapath };
-    logListening(this.log, fields, this.config.datapath, this.pathReason);
+    this.listening();
   }
 
   /** Credit the bytes native sessions moved since the last look (before counters are read). */
@@ -98,9 +68,7 @@ export class TcpListener implements TcpSessionOwner {
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */
   boundAddress(): string {
-    const a = this.server.address();
-    if (a === null || typeof a === 'string') return this.config.bind.text;
-    return formatHostPort(a.address, a.port);
+    return addressOf(this.server, this.config.bind);
   }
 
   get port(): number {
@@ -110,13 +78,8 @@ export class TcpListener implements TcpSessionOwner {
 
   /** Apply a new config for the same bind (reload): new sessions see it, open ones keep theirs. */
   reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
-    const timeoutsChanged = config.idleTimeoutMs !== this.config.idleTimeoutMs || config.connectTimeoutMs !== this.config.connectTimeoutMs;
-    if (config.datapath !== this.config.datapath) {
-      this.log.warn({ datapath: this.datapath, wanted: config.datapath }, 'datapath changes apply to listeners opened after it (restart to move this one)');
-    }
-    this.config = config;
-    this.pool = pool;
-    this.acl = new Acl(config.allow, config.deny);
+    const old = this.adopt(config, pool);
+    const timeoutsChanged = config.idleTimeoutMs !== old.idleTimeoutMs || config.connectTimeoutMs !== old.connectTimeoutMs;
     if (timeoutsChanged && this.server.listening) this.startSweeps();
   }
 
@@ -187,24 +150,21 @@ export class TcpListener implements TcpSessionOwner {
     const rawIp = socket.remoteAddress;
     if (rawIp === undefined) {
       // Already reset by the peer before we saw it.
-      socket.on('error', noop);
-      socket.destroy();
+      letGo(socket, false);
       return;
     }
     this.accepted++;
     const ip = normaliseIp(rawIp);
     const port = socket.remotePort ?? 0;
-    const why = this.admit(rawIp, socket.remoteFamily ?? 'IPv4');
+    const why = this.admitClient(rawIp, socket.remoteFamily ?? 'IPv4', this.sessions.size);
     if (why !== null) {
-      socket.on('error', noop);
-      socket.destroy();
+      letGo(socket, false);
       this.logDenied(ip, port, why);
       return;
     }
     if (!fdBudget.tryTake(SESSION_FDS)) {
       this.budget.release();
-      socket.on('error', noop);
-      socket.resetAndDestroy();
+      letGo(socket, true);
       this.refusedLocally('EMFILE');
       return;
     }
@@ -223,25 +183,14 @@ export class TcpListener implements TcpSessionOwner {
     try {
       path = new NativePath(tcpRelay!, session, fd, header);
     } catch (err) {
-      socket.on('error', noop);
-      socket.resetAndDestroy();
+      letGo(socket, true);
       session.failStart((err as NodeJS.ErrnoException).code ?? 'EINVAL');
       return;
     }
     // The relay holds its own copy of the fd: the net.Socket closes only its descriptor.
-    socket.on('error', noop);
-    socket.destroy();
+    letGo(socket, false);
     session.start(path);
   };
-
-  /** Admission for a new client; null admits it (a global slot taken), otherwise why not. */
-  private admit(rawIp: string, family: string): string | null {
-    if (this.closing) return 'shutdown';
-    if (!this.acl.permits(rawIp, family)) return 'acl';
-    if (this.sessions.size >= this.config.maxConnections) return 'listener_max_connections';
-    if (!this.budget.tryAcquire()) return 'global_max_connections';
-    return null;
-  }
 
   private logDenied(ip: string, port: number, why: string): void {
     this.denied++;
@@ -283,6 +232,13 @@ function proxyHeaderOf(socket: Socket, version: 'v1' | 'v2'): Buffer {
   const src = { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
   const dst = { ip: socket.localAddress ?? '', port: socket.localPort ?? 0 };
   return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
+}
+
+/** Close an accepted socket lb does not keep (with RST when `reset`); its late errors are ignored. */
+function letGo(socket: Socket, reset: boolean): void {
+  socket.on('error', noop);
+  if (reset) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 function noop(): void {}

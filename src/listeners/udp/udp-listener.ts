@@ -11,10 +11,9 @@ import type { EndReason } from '../../log/end-reason.js';
 import { BindError } from '../../errors.js';
 import { countLocalError, isLocalError } from '../../local-errors.js';
 import { type ConnectionBudget, fdBudget } from '../budget.js';
-import { Acl, formatHostPort, normaliseIp } from '../admission.js';
-import { DrainWait } from '../drain-wait.js';
+import { formatHostPort, normaliseIp } from '../admission.js';
 import { sweepEvery } from '../sweep.js';
-import { choosePath, logListening, type PathInUse } from '../datapath.js';
+import { PathListener } from '../datapath.js';
 import { UdpSession, type UdpSessionOwner } from './udp-session.js';
 import type { UdpRouter } from './udp-router.js';
 import { DgramFront } from './dgram-front.js';
@@ -38,45 +37,22 @@ export interface UdpDrops {
   closing: number;
 }
 
-export class UdpListener implements UdpRouter, UdpSessionOwner {
-  readonly name: string;
-  readonly protocol = 'udp' as const;
-  config: ListenerConfig;
-  pool: Pool;
-  readonly log: Logger;
-  /** The data path, fixed when the listener is created. */
-  readonly datapath: PathInUse;
-  private readonly pathReason: string | null;
-  private acl: Acl;
-  private readonly budget: ConnectionBudget;
+export class UdpListener extends PathListener implements UdpRouter, UdpSessionOwner {
   private readonly front: DgramFront | BatchFront;
   private bound: { address: string; port: number } | null = null;
   readonly sessions = new Map<string, UdpSession>();
   readonly byPort = new Map<number, UdpSession>();
   private sweepTimer: NodeJS.Timeout | null = null;
-  private closing = false;
   private socketOpen = false;
-  private readonly drainWait = new DrainWait();
   /** When the last 'no upstream socket' warning was logged (they are said once a second). */
   private lastSocketWarnMs = -Infinity;
-  /** Counters read by status and metrics. */
+  /** Counters read by status and metrics, beside the base's. */
   datagramsIn = 0;
   datagramsOut = 0;
-  sessionsTotal = 0;
-  bytesIn = 0;
-  bytesOut = 0;
   readonly drops: UdpDrops = { denied: 0, limit: 0, noBackend: 0, closing: 0 };
 
   constructor(config: ListenerConfig, pool: Pool, budget: ConnectionBudget, log: Logger) {
-    this.name = config.name;
-    this.config = config;
-    this.pool = pool;
-    this.budget = budget;
-    this.log = log.child({ listener: config.name });
-    this.acl = new Acl(config.allow, config.deny);
-    const choice = choosePath(config.datapath, 'udp');
-    this.datapath = choice.path;
-    this.pathReason = choice.reason;
+    super('udp', config, pool, budget, log);
     const { host, family } = config.bind;
     // An all-interfaces bind is dual-stack: IPv4 clients arrive as ::ffff:a.b.c.d.
     const six = host === '' || family === 6;
@@ -100,10 +76,8 @@ export class UdpListener implements UdpRouter, UdpSessionOwner {
       throw new BindError(this.name, this.config.bind.text, err as NodeJS.ErrnoException);
     }
     this.socketOpen = true;
-    fdBudget.measure();
     this.startSweep();
-    const fields = { bind: this.boundAddress(), protocol: 'udp', pool: this.pool.name, datapath: this.datapath };
-    logListening(this.log, fields, this.config.datapath, this.pathReason);
+    this.listening();
   }
 
   boundAddress(): string {
@@ -131,14 +105,7 @@ export class UdpListener implements UdpRouter, UdpSessionOwner {
   }
 
   reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
-    const sweepChanged = config.sessionTimeoutMs !== this.config.sessionTimeoutMs;
-    if (config.datapath !== this.config.datapath) {
-      this.log.warn({ datapath: this.datapath, wanted: config.datapath }, 'datapath changes apply to listeners opened after it (restart to move this one)');
-    }
-    this.config = config;
-    this.pool = pool;
-    this.acl = new Acl(config.allow, config.deny);
-    if (sweepChanged) this.startSweep();
+    if (this.adopt(config, pool).sessionTimeoutMs !== config.sessionTimeoutMs) this.startSweep();
   }
 
   /** No new sessions; existing ones keep flowing through the (still open) socket. */

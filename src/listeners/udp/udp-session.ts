@@ -20,7 +20,7 @@ import { encodeProxyV2 } from '../proxy-protocol.js';
 import { Session, type SessionOwner } from '../session.js';
 import { batchUdp, errnoError, META_ADDR, type BatchOwner } from './batch-udp.js';
 
-/** Datagrams held while the upstream socket connects; more are dropped (and counted). */
+/** Datagrams held while the upstream socket connects; more are dropped. */
 const MAX_PENDING = 64;
 
 /** What a UDP session needs of its listener. */
@@ -63,7 +63,6 @@ export class UdpSession extends Session implements BatchOwner {
   lastSeenMs: number;
   packetsIn = 0;
   packetsOut = 0;
-  dropped = 0;
   /**
    * PROXY v2 (DGRAM) header, sent in front of every datagram to the backend: a datagram
    * receiver has no connection to remember it by, so each datagram must carry it. Built
@@ -165,7 +164,6 @@ export class UdpSession extends Session implements BatchOwner {
     this.credit(length, 0);
     if (this.connected) batchUdp!.send(this.upId, slot, -1);
     else if (this.pending !== null && this.pending.length < MAX_PENDING) this.pending.push(batchUdp!.copySlot(slot));
-    else this.dropped++;
   }
 
   /** Native: replies from the backend in slots 0..count-1, or a negative errno. */
@@ -197,7 +195,6 @@ export class UdpSession extends Session implements BatchOwner {
     this.credit(msg.length, 0);
     if (this.connected) this.sendUp(msg);
     else if (this.pending !== null && this.pending.length < MAX_PENDING) this.pending.push(msg);
-    else this.dropped++;
   }
 
   /** One datagram to the backend, behind the PROXY header when there is one. */

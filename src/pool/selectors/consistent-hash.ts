@@ -68,14 +68,7 @@ export class ConsistentHashSelector implements Selector {
     const h = this.hashKey === 'source-ip' ? ipHash : mixInt(ipHash, ctx.clientPort);
     let slot = h % this.tableSize;
     if (avoid === null || avoid.size === 0) return members[table[slot]];
-    let allAvoided = true;
-    for (const b of members) {
-      if (!avoid.has(b)) {
-        allAvoided = false;
-        break;
-      }
-    }
-    if (allAvoided) return undefined;
+    if (this.set.allIn(avoid)) return undefined;
     // Every backend owns at least one slot (each takes a turn in round 0), so this ends.
     for (;;) {
       const b = members[table[slot]];

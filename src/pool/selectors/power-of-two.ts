@@ -14,12 +14,9 @@ export class PowerOfTwoSelector implements Selector {
   private total = 0;
   /** All weights equal: draw an index directly, O(1). */
   private uniform = true;
-  private readonly random: () => number;
 
   /** `random` returns values in [0, 1); inject a seeded one for reproducible tests. */
-  constructor(random: () => number = Math.random) {
-    this.random = random;
-  }
+  constructor(private readonly random: () => number = Math.random) {}
 
   /** Rebuilds the cumulative weights when the set or a weight changed. O(n). */
   update(backends: readonly Backend[]): void {

@@ -84,16 +84,13 @@ export class RoundRobinSelector implements Selector {
   private current = new Float64Array(0);
   /** Copy of `current` stepped ahead by the live-mode retry path. */
   private scratch = new Float64Array(0);
-  private readonly random: () => number;
 
   /**
    * `random` (values in [0, 1)) chooses where a new sequence starts, so a fleet of balancers
    * does not send its first sessions to the same backend (Envoy seeds its round-robin start
    * for the same reason). Inject a seeded one, or `() => 0`, for a reproducible sequence.
    */
-  constructor(random: () => number = Math.random) {
-    this.random = random;
-  }
+  constructor(private readonly random: () => number = Math.random) {}
 
   /**
    * Rebuilds the sequence when the set or a weight changed; otherwise keeps the rotation.
@@ -128,14 +125,7 @@ export class RoundRobinSelector implements Selector {
 
   private pickAvoiding(avoid: ReadonlySet<Backend>): Backend | undefined {
     const members = this.set.backends;
-    let allAvoided = true;
-    for (const b of members) {
-      if (!avoid.has(b)) {
-        allAvoided = false;
-        break;
-      }
-    }
-    if (allAvoided) return undefined;
+    if (this.set.allIn(avoid)) return undefined;
     // Every backend appears in the sequence within one period, so both loops end.
     const period = this.period;
     if (period.length > 0) {

@@ -37,4 +37,10 @@ export class WeightedSet {
     this.weights = Float64Array.from(backends, (b) => b.weight);
     return true;
   }
+
+  /** True when every backend is in `avoid`: none is left to pick. O(n). */
+  allIn(avoid: ReadonlySet<Backend>): boolean {
+    for (const b of this.backends) if (!avoid.has(b)) return false;
+    return true;
+  }
 }

@@ -119,20 +119,11 @@ export function zeroListenerCounters(): ListenerCounters {
   };
 }
 
-/** a += b, field by field. */
-export function addListenerCounters(a: ListenerCounters, b: ListenerCounters): void {
-  a.active += b.active;
-  a.total += b.total;
-  a.bytesIn += b.bytesIn;
-  a.bytesOut += b.bytesOut;
-  a.denied += b.denied;
-  a.datagramsIn += b.datagramsIn;
-  a.datagramsOut += b.datagramsOut;
-  a.drops.denied += b.drops.denied;
-  a.drops.limit += b.drops.limit;
-  a.drops.noBackend += b.drops.noBackend;
-  a.drops.closing += b.drops.closing;
-  a.requestsTotal += b.requestsTotal;
-  a.activeRequests += b.activeRequests;
-  a.rateLimited += b.rateLimited;
+/** a += b, field by field, nested ones too (ListenerCounters, BackendCounters). */
+export function addCounters<T extends object>(a: T, b: T): void {
+  const sum = a as Record<string, unknown>;
+  for (const [k, v] of Object.entries(b)) {
+    if (typeof v === 'number') sum[k] = (sum[k] as number) + v;
+    else addCounters(sum[k] as object, v as object);
+  }
 }

@@ -17,7 +17,7 @@ import { BindError } from '../../errors.js';
 import { Runtime } from '../runtime.js';
 import { WorkerListener } from './worker-listener.js';
 import {
-  addListenerCounters, zeroListenerCounters,
+  addCounters, zeroListenerCounters,
   type Counters, type FromWorker, type ListenerCounters, type ToWorker, type WorkerError,
 } from './messages.js';
 
@@ -254,18 +254,14 @@ export class Supervisor {
       for (const [name, c] of Object.entries(r.counters.listeners)) {
         let sum = listeners.get(name);
         if (sum === undefined) listeners.set(name, (sum = zeroListenerCounters()));
-        addListenerCounters(sum, c);
+        addCounters(sum, c);
       }
       for (const [pool, bs] of Object.entries(r.counters.backends)) {
         for (const [key, c] of Object.entries(bs)) {
           const k = `${pool}\u0000${key}`;
-          const sum = backends.get(k) ?? { active: 0, total: 0, bytesIn: 0, bytesOut: 0, connectFailures: 0 };
-          sum.active += c.active;
-          sum.total += c.total;
-          sum.bytesIn += c.bytesIn;
-          sum.bytesOut += c.bytesOut;
-          sum.connectFailures += c.connectFailures;
-          backends.set(k, sum);
+          const sum = backends.get(k);
+          if (sum === undefined) backends.set(k, { ...c });
+          else addCounters(sum, c);
         }
       }
     }
