@@ -40,10 +40,14 @@ inline void ThrowErrno(napi_env env, int err, const char* syscall) {
   napi_throw(env, e);
 }
 
-// The first `want` arguments; false (with a TypeError thrown) when fewer were passed.
-inline bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+// The first `want` arguments, and the function's data: its addon instance's state (see
+// ExportFunctions). False (with a TypeError thrown) when fewer were passed.
+template <typename T>
+inline bool GetArgs(napi_env env, napi_callback_info info, size_t want, napi_value* argv, T** state) {
   size_t argc = want;
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* data = nullptr;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, &data);
+  *state = static_cast<T*>(data);
   if (argc < want) {
     napi_throw_type_error(env, nullptr, "too few arguments");
     return false;
@@ -107,10 +111,24 @@ struct Export {
   napi_callback cb;
 };
 
-inline void ExportFunctions(napi_env env, napi_value exports, std::initializer_list<Export> fns) {
+// A new state for this instance of an addon (one per environment: the main thread, each
+// worker, each load of the module), given to `finalize` when the environment is torn down.
+// Null, with an error thrown, when it cannot be registered.
+template <typename T>
+inline T* NewInstanceState(napi_env env, napi_finalize finalize) {
+  T* state = new T();
+  state->env = env;
+  if (napi_set_instance_data(env, state, finalize, nullptr) == napi_ok) return state;
+  delete state;
+  napi_throw_error(env, nullptr, "cannot set the addon's instance data");
+  return nullptr;
+}
+
+// The functions get `state` as their data (GetArgs hands it back): no global, no lookup.
+inline void ExportFunctions(napi_env env, napi_value exports, void* state, std::initializer_list<Export> fns) {
   for (const Export& f : fns) {
     napi_value fn;
-    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &fn);
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, state, &fn);
     napi_set_named_property(env, exports, f.name, fn);
   }
 }
@@ -137,6 +155,7 @@ class IdTable {
   }
   // The object with this id, or null.
   T* Get(int id) const { return id >= 0 && static_cast<size_t>(id) < items_.size() ? items_[id] : nullptr; }
+  int Size() const { return static_cast<int>(items_.size()); }  // ids are below it
   void Remove(int id) {
     items_[id] = nullptr;
     free_.push_back(id);

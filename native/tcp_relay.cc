@@ -79,6 +79,7 @@ constexpr int kStatWords = 6;
 enum Flag { kFlagConnected = 1, kFlagClientEof = 2, kFlagUpstreamEof = 4, kFlagClientShut = 8 };
 
 struct Session;
+struct State;
 
 // One socket of a session, and what epoll last said of it.
 struct End {
@@ -107,6 +108,7 @@ struct Dir {
 };
 
 struct Session {
+  State* st = nullptr;  // the addon instance it belongs to
   int id = -1;
   End* client = nullptr;
   End* up = nullptr;
@@ -123,6 +125,9 @@ struct Session {
   std::vector<uint8_t> header;
 };
 
+// One instance of the addon (per environment: the main thread, each worker, each load), made
+// by ModuleInit; the exported functions get it as their data, libuv's callbacks from their
+// handle's, everything else from its session.
 struct State {
   napi_env env = nullptr;
   napi_ref callback = nullptr;
@@ -145,9 +150,8 @@ struct State {
   int live = 0;  // open sessions
   std::vector<End*> deadEnds;
   std::vector<Session*> deadSessions;
+  int closing = 0;  // handles still to be closed by libuv at teardown (FreeState)
 };
-
-State g;
 
 void RunAgain(uv_idle_t*);
 
@@ -157,10 +161,10 @@ int32_t Int(napi_env env, napi_value v, bool* ok) {
   return out;
 }
 
-Session* SessionOf(napi_env env, napi_value v) {
+Session* SessionOf(napi_env env, State* st, napi_value v) {
   bool ok = true;
   int32_t id = Int(env, v, &ok);
-  Session* s = ok ? g.sessions.Get(id) : nullptr;
+  Session* s = ok ? st->sessions.Get(id) : nullptr;
   if (s == nullptr || s->done) {
     napi_throw_range_error(env, nullptr, "no such session");
     return nullptr;
@@ -168,15 +172,16 @@ Session* SessionOf(napi_env env, napi_value v) {
   return s;
 }
 
-void CallJs(int id, int event, int a, int b) {
+void CallJs(Session* s, int event, int a, int b) {
+  State* st = s->st;
   napi_handle_scope scope;
-  napi_open_handle_scope(g.env, &scope);
-  lbnative::CallInts(g.env, g.actx, g.callback, {id, event, a, b});
-  napi_close_handle_scope(g.env, scope);
+  napi_open_handle_scope(st->env, &scope);
+  lbnative::CallInts(st->env, st->actx, st->callback, {s->id, event, a, b});
+  napi_close_handle_scope(st->env, scope);
 }
 
 void FillStats(Session* s) {
-  double* o = g.stats;
+  double* o = s->st->stats;
   o[0] = s->bytesIn;
   o[1] = s->bytesOut;
   o[2] = s->activity;
@@ -212,12 +217,12 @@ void Linger0(int fd) {
 
 // Keep n bytes for a destination that did not take them. Only an empty direction is held
 // into this way, so the copy starts at the front.
-void Hold(Dir& d, const uint8_t* p, size_t n) {
+void Hold(State* st, Dir& d, const uint8_t* p, size_t n) {
   if (n > kBuf) abort();  // callers hold at most one read (kBuf) or one header (kMaxHeader)
   if (d.held.buf == nullptr) {
-    if (!g.spare.empty()) {
-      d.held.buf = g.spare.back();
-      g.spare.pop_back();
+    if (!st->spare.empty()) {
+      d.held.buf = st->spare.back();
+      st->spare.pop_back();
     } else {
       d.held.buf = static_cast<uint8_t*>(malloc(kBuf));
     }
@@ -227,9 +232,9 @@ void Hold(Dir& d, const uint8_t* p, size_t n) {
   d.held.len = static_cast<uint32_t>(n);
 }
 
-void Unhold(Dir& d) {
+void Unhold(State* st, Dir& d) {
   if (d.held.buf == nullptr) return;
-  if (g.spare.size() < kSpareBuffers) g.spare.push_back(d.held.buf);
+  if (st->spare.size() < kSpareBuffers) st->spare.push_back(d.held.buf);
   else free(d.held.buf);
   d.held.buf = nullptr;
   d.held.off = d.held.len = 0;
@@ -241,12 +246,12 @@ bool Register(End* e) {
   // no new edge comes for those; such a socket is read on to EAGAIN from then on.
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = e;
-  return epoll_ctl(g.epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0;
+  return epoll_ctl(e->s->st->epfd, EPOLL_CTL_ADD, e->fd, &ev) == 0;
 }
 
 // Freed at once when no event batch is being handled, else after it.
-void FreeEnd(End* e) {
-  if (g.depth > 0) g.deadEnds.push_back(e);
+void FreeEnd(State* st, End* e) {
+  if (st->depth > 0) st->deadEnds.push_back(e);
   else delete e;
 }
 
@@ -258,9 +263,9 @@ void CloseUp(Session* s) {
   if (e == nullptr) return;
   s->up = nullptr;
   e->dead = true;
-  epoll_ctl(g.epfd, EPOLL_CTL_DEL, e->fd, nullptr);
+  epoll_ctl(s->st->epfd, EPOLL_CTL_DEL, e->fd, nullptr);
   close(e->fd);
-  FreeEnd(e);
+  FreeEnd(s->st, e);
 }
 
 // The client fd is the relay's own copy (open() duplicated it).
@@ -269,22 +274,22 @@ void CloseClient(Session* s, bool registered) {
   if (e == nullptr) return;
   s->client = nullptr;
   e->dead = true;
-  if (registered) epoll_ctl(g.epfd, EPOLL_CTL_DEL, e->fd, nullptr);
+  if (registered) epoll_ctl(s->st->epfd, EPOLL_CTL_DEL, e->fd, nullptr);
   close(e->fd);
-  FreeEnd(e);
+  FreeEnd(s->st, e);
 }
 
 // Open sessions keep the event loop alive (an accepted client's idle handle does not).
-void Live(int delta) {
-  int before = g.live;
-  g.live += delta;
-  if (before == 0 && g.live > 0) uv_ref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
-  else if (before > 0 && g.live == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
+void Live(State* st, int delta) {
+  int before = st->live;
+  st->live += delta;
+  if (before == 0 && st->live > 0) uv_ref(reinterpret_cast<uv_handle_t*>(&st->epPoll));
+  else if (before > 0 && st->live == 0) uv_unref(reinterpret_cast<uv_handle_t*>(&st->epPoll));
 }
 
 void FreeSession(Session* s) {
   if (s->again) return;  // the queue frees it when it comes round (RunAgain)
-  if (g.depth > 0) g.deadSessions.push_back(s);
+  if (s->st->depth > 0) s->st->deadSessions.push_back(s);
   else delete s;
 }
 
@@ -292,16 +297,16 @@ void FreeSession(Session* s) {
 // `notify`: tell JavaScript (ended by the relay, not by a call from JavaScript).
 void Finish(Session* s, int side, int err, bool notify) {
   if (s->done) return;
+  State* st = s->st;
   s->done = true;
   FillStats(s);
   CloseClient(s, s->connected);
   CloseUp(s);
-  Unhold(s->in);
-  Unhold(s->out);
-  int id = s->id;
-  if (notify) CallJs(id, kEnded, side, -err);
-  g.sessions.Remove(id);
-  Live(-1);
+  Unhold(st, s->in);
+  Unhold(st, s->out);
+  if (notify) CallJs(s, kEnded, side, -err);
+  st->sessions.Remove(s->id);
+  Live(st, -1);
   FreeSession(s);
 }
 
@@ -314,10 +319,10 @@ void ConnectFailed(Session* s, int err);
 void Failed(Session* s, int side, int err) {
   if (side == kUpstream && s->connected && s->bytesIn == 0 && s->bytesOut == 0 && !s->in.eof && !s->out.eof) {
     s->connected = false;
-    epoll_ctl(g.epfd, EPOLL_CTL_DEL, s->client->fd, nullptr);
+    epoll_ctl(s->st->epfd, EPOLL_CTL_DEL, s->client->fd, nullptr);
     s->client->readable = s->client->writable = s->client->hup = s->client->error = false;
-    Unhold(s->in);
-    Unhold(s->out);
+    Unhold(s->st, s->in);
+    Unhold(s->st, s->out);
     s->in = Dir();
     s->out = Dir();
     s->firstFin = -1;
@@ -365,7 +370,7 @@ bool Drain(Session* s, Dir& d, End* dst) {
     dst->writable = false;  // full: its EPOLLOUT edge says when it takes more
     return true;
   }
-  Unhold(d);
+  Unhold(s->st, d);
   if (d.eof && !d.shut) return PassFin(s, d, dst);
   return true;
 }
@@ -390,12 +395,13 @@ bool SourceEnded(Session* s, Dir& d, End* src, End* dst, Dir& back) {
 // Read what `src` has (at most `*budget` reads) and send it on. Returns false when the
 // session ended.
 bool Pump(Session* s, Dir& d, End* src, End* dst, Dir& back, int* budget) {
+  State* st = s->st;
   bool fromClient = src->side == kClient;
   while (src->readable && !d.eof && d.held.len < kBuf) {
     if (*budget == 0) return true;
     --*budget;
     bool behind = d.held.len != 0;
-    uint8_t* into = g.rbuf;
+    uint8_t* into = st->rbuf;
     size_t room = kBuf;
     if (behind) {
       // The destination is full: read in behind what it has not taken (the source's FIN
@@ -419,14 +425,14 @@ bool Pump(Session* s, Dir& d, End* src, End* dst, Dir& back, int* budget) {
         d.held.len += static_cast<uint32_t>(n);
         continue;
       }
-      ssize_t w = dst->writable ? Send(dst->fd, g.rbuf, n) : 0;
+      ssize_t w = dst->writable ? Send(dst->fd, st->rbuf, n) : 0;
       if (w < 0) {
         Failed(s, dst->side, static_cast<int>(-w));
         return false;
       }
       if (w < n) {
         dst->writable = false;
-        Hold(d, g.rbuf + w, n - w);
+        Hold(st, d, st->rbuf + w, n - w);
       }
       continue;
     }
@@ -468,8 +474,8 @@ bool Run(Session* s) {
       bool more = (c->readable && !s->in.eof && s->in.held.len < kBuf) || (u->readable && !s->out.eof && s->out.held.len < kBuf);
       if (more && !s->again) {
         s->again = true;
-        g.again.push_back(s);
-        uv_idle_start(&g.idle, RunAgain);
+        s->st->again.push_back(s);
+        uv_idle_start(&s->st->idle, RunAgain);
       }
       return true;
     }
@@ -490,7 +496,7 @@ void Connected(Session* s) {
     }
     if (static_cast<size_t>(w) < s->header.size()) {
       s->up->writable = false;
-      Hold(s->in, s->header.data() + w, s->header.size() - w);
+      Hold(s->st, s->in, s->header.data() + w, s->header.size() - w);
     }
   }
   // Registering reports the client's readiness at once (bytes it sent while we dialled).
@@ -500,13 +506,13 @@ void Connected(Session* s) {
     Finish(s, kClient, err, true);
     return;
   }
-  CallJs(s->id, kConnected, 0, 0);
+  CallJs(s, kConnected, 0, 0);
 }
 
 // The attempt failed: its socket is closed and JavaScript decides (retry or give up).
 void ConnectFailed(Session* s, int err) {
   CloseUp(s);
-  CallJs(s->id, kConnectFailed, -err, 0);
+  CallJs(s, kConnectFailed, -err, 0);
 }
 
 void OnEvent(End* e, uint32_t ev) {
@@ -538,41 +544,43 @@ void OnEvent(End* e, uint32_t ev) {
   }
 }
 
-void FreeDead() {
-  for (End* e : g.deadEnds) delete e;
-  g.deadEnds.clear();
-  for (Session* s : g.deadSessions) delete s;
-  g.deadSessions.clear();
+void FreeDead(State* st) {
+  for (End* e : st->deadEnds) delete e;
+  st->deadEnds.clear();
+  for (Session* s : st->deadSessions) delete s;
+  st->deadSessions.clear();
 }
 
-void OnEpoll(uv_poll_t*, int status, int) {
+void OnEpoll(uv_poll_t* h, int status, int) {
   if (status < 0) return;
+  State* st = static_cast<State*>(h->data);
   epoll_event evs[kEvents];
   int n;
-  do n = epoll_wait(g.epfd, evs, kEvents, 0); while (n < 0 && errno == EINTR);
-  g.depth++;
+  do n = epoll_wait(st->epfd, evs, kEvents, 0); while (n < 0 && errno == EINTR);
+  st->depth++;
   for (int i = 0; i < n; i++) OnEvent(static_cast<End*>(evs[i].data.ptr), evs[i].events);
-  g.depth--;
-  FreeDead();
+  st->depth--;
+  FreeDead(st);
 }
 
 // Sessions that stopped at their read budget go on, one turn each, in order.
-void RunAgain(uv_idle_t*) {
-  g.turn.swap(g.again);
-  uv_idle_stop(&g.idle);
-  g.depth++;
-  for (Session* s : g.turn) {
+void RunAgain(uv_idle_t* h) {
+  State* st = static_cast<State*>(h->data);
+  st->turn.swap(st->again);
+  uv_idle_stop(&st->idle);
+  st->depth++;
+  for (Session* s : st->turn) {
     s->again = false;
     if (s->done) {
-      g.deadSessions.push_back(s);
+      st->deadSessions.push_back(s);
       continue;
     }
     Run(s);
   }
-  g.depth--;
-  g.turn.clear();
-  if (!g.again.empty()) uv_idle_start(&g.idle, RunAgain);
-  FreeDead();
+  st->depth--;
+  st->turn.clear();
+  if (!st->again.empty()) uv_idle_start(&st->idle, RunAgain);
+  FreeDead(st);
 }
 
 // "1.2.3.4" / "::1" + port → sockaddr.
@@ -603,7 +611,8 @@ End* NewEnd(Session* s, int fd, int side) {
 // init(stats: Float64Array(6), callback(id, event, a, b))
 napi_value Init(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!GetArgs(env, info, 2, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
   napi_typedarray_type type;
   size_t count;
   void* data;
@@ -613,34 +622,40 @@ napi_value Init(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "stats: a Float64Array of at least 6");
     return nullptr;
   }
-  g.env = env;
-  g.stats = static_cast<double*>(data);
-  if (g.callback) napi_delete_reference(env, g.callback);
-  if (g.statsRef) napi_delete_reference(env, g.statsRef);
-  napi_create_reference(env, argv[1], 1, &g.callback);
-  napi_create_reference(env, argv[0], 1, &g.statsRef);
-  if (g.epfd < 0) {
-    napi_get_uv_event_loop(env, &g.loop);
-    g.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (g.epfd < 0) {
+  st->stats = static_cast<double*>(data);
+  if (st->callback) napi_delete_reference(env, st->callback);
+  if (st->statsRef) napi_delete_reference(env, st->statsRef);
+  napi_create_reference(env, argv[1], 1, &st->callback);
+  napi_create_reference(env, argv[0], 1, &st->statsRef);
+  if (st->epfd < 0) {
+    napi_get_uv_event_loop(env, &st->loop);
+    st->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (st->epfd < 0) {
       napi_throw_error(env, "EMFILE", "tcp relay: epoll_create1 failed");
       return nullptr;
     }
-    int r = uv_poll_init(g.loop, &g.epPoll, g.epfd);
-    if (r == 0) r = uv_poll_start(&g.epPoll, UV_READABLE, OnEpoll);
+    int r = uv_poll_init(st->loop, &st->epPoll, st->epfd);
     if (r != 0) {
-      close(g.epfd);
-      g.epfd = -1;
+      close(st->epfd);
+      st->epfd = -1;
       napi_throw_error(env, uv_err_name(r), "tcp relay: cannot poll its epoll set");
       return nullptr;
     }
+    // From here on the handles are the loop's until FreeState closes them (epfd >= 0 says so).
     // The relay's poll keeps the process alive only while it has sessions (Live).
-    uv_unref(reinterpret_cast<uv_handle_t*>(&g.epPoll));
-    uv_idle_init(g.loop, &g.idle);
-    uv_unref(reinterpret_cast<uv_handle_t*>(&g.idle));
-    g.rbuf = static_cast<uint8_t*>(malloc(kBuf));
+    st->epPoll.data = st;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&st->epPoll));
+    uv_idle_init(st->loop, &st->idle);
+    st->idle.data = st;
+    uv_unref(reinterpret_cast<uv_handle_t*>(&st->idle));
+    st->rbuf = static_cast<uint8_t*>(malloc(kBuf));
   }
-  lbnative::InitAsyncContext(env, "lb:tcp-relay", &g.actx);
+  int r = uv_poll_start(&st->epPoll, UV_READABLE, OnEpoll);
+  if (r != 0) {
+    napi_throw_error(env, uv_err_name(r), "tcp relay: cannot poll its epoll set");
+    return nullptr;
+  }
+  lbnative::InitAsyncContext(env, "lb:tcp-relay", &st->actx);
   return Undefined(env);
 }
 
@@ -649,8 +664,9 @@ napi_value Init(napi_env env, napi_callback_info info) {
 // for a header longer than kMaxHeader and an errno error when the fd cannot be duplicated.
 napi_value Open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!GetArgs(env, info, 2, argv)) return nullptr;
-  if (g.epfd < 0) {
+  State* st;
+  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  if (st->epfd < 0) {
     napi_throw_error(env, nullptr, "open: init() has not run");
     return nullptr;
   }
@@ -675,13 +691,14 @@ napi_value Open(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   Session* s = new Session();
+  s->st = st;
   if (isBuf && len > 0) s->header.assign(static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + len);
   s->client = NewEnd(s, own, kClient);
   fd = own;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  s->id = g.sessions.Add(s);
-  Live(1);
+  s->id = st->sessions.Add(s);
+  Live(st, 1);
   napi_value out;
   napi_create_int32(env, s->id, &out);
   return out;
@@ -690,8 +707,9 @@ napi_value Open(napi_env env, napi_callback_info info) {
 // dial(id, family 4|6, host, port) → 0 or -errno. Drops an attempt still in flight first.
 napi_value Dial(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!GetArgs(env, info, 4, argv)) return nullptr;
-  Session* s = SessionOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 4, argv, &st)) return nullptr;
+  Session* s = SessionOf(env, st, argv[0]);
   if (!s) return nullptr;
   bool ok = true;
   int32_t family = Int(env, argv[1], &ok);
@@ -744,8 +762,9 @@ napi_value Dial(napi_env env, napi_callback_info info) {
 // retries or gives up). Its events, even ones already fetched, are not delivered.
 napi_value Abort(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
-  Session* s = SessionOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  Session* s = SessionOf(env, st, argv[0]);
   if (!s) return nullptr;
   if (!s->connected) CloseUp(s);
   return Undefined(env);
@@ -755,8 +774,9 @@ napi_value Abort(napi_env env, napi_callback_info info) {
 // `reset` both sockets are closed with RST instead of FIN. Stats hold its last counters.
 napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!GetArgs(env, info, 2, argv)) return nullptr;
-  Session* s = SessionOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  Session* s = SessionOf(env, st, argv[0]);
   if (!s) return nullptr;
   bool reset = false;
   napi_get_value_bool(env, argv[1], &reset);
@@ -771,8 +791,9 @@ napi_value Close(napi_env env, napi_callback_info info) {
 // stats(id): fills the stats array (see kStatWords).
 napi_value Stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
-  Session* s = SessionOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  Session* s = SessionOf(env, st, argv[0]);
   if (!s) return nullptr;
   FillStats(s);
   return Undefined(env);
@@ -781,8 +802,9 @@ napi_value Stats(napi_env env, napi_callback_info info) {
 // local(id) → [address, port] of the backend socket, or null.
 napi_value Local(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
-  Session* s = SessionOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  Session* s = SessionOf(env, st, argv[0]);
   if (!s) return nullptr;
   napi_value out;
   sockaddr_storage sa;
@@ -794,8 +816,43 @@ napi_value Local(napi_env env, napi_callback_info info) {
   return AddressPair(env, sa);
 }
 
+void Closed(uv_handle_t* h) {
+  State* st = static_cast<State*>(h->data);
+  if (--st->closing == 0) delete st;
+}
+
+// The environment is torn down (its thread ends, or the process exits): sessions still open
+// are closed without a word to JavaScript, and the state is freed once libuv lets go of its
+// handles. No JavaScript and no reference is touched here.
+void FreeState(napi_env env, void* data, void*) {
+  State* st = static_cast<State*>(data);
+  for (int id = 0; id < st->sessions.Size(); id++) {
+    Session* s = st->sessions.Get(id);
+    if (s == nullptr) continue;
+    CloseClient(s, false);
+    CloseUp(s);
+    Unhold(st, s->in);
+    Unhold(st, s->out);
+    FreeSession(s);
+  }
+  for (Session* s : st->again) delete s;  // FreeSession leaves these to the queue
+  for (uint8_t* b : st->spare) free(b);
+  free(st->rbuf);
+  if (st->actx) napi_async_destroy(env, st->actx);
+  if (st->epfd < 0) {
+    delete st;
+    return;
+  }
+  st->closing = 2;
+  uv_close(reinterpret_cast<uv_handle_t*>(&st->epPoll), Closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&st->idle), Closed);
+  close(st->epfd);  // safe once its poll is closing (libuv's uv_poll_t contract)
+}
+
 napi_value ModuleInit(napi_env env, napi_value exports) {
-  lbnative::ExportFunctions(env, exports, {
+  State* st = lbnative::NewInstanceState<State>(env, FreeState);
+  if (st == nullptr) return nullptr;
+  lbnative::ExportFunctions(env, exports, st, {
       {"init", Init}, {"open", Open}, {"dial", Dial}, {"abort", Abort}, {"close", Close}, {"stats", Stats}, {"local", Local},
   });
   lbnative::ExportInt(env, exports, "HELD_MAX", static_cast<int32_t>(kBuf));

@@ -50,7 +50,10 @@ constexpr int kMetaWords = 8;  // len, port, family, a0, a1, a2, a3, (unused)
 // A slot holds any UDP payload (at most 65,507 bytes over IPv4, 65,527 over IPv6), so no
 // datagram is truncated.
 
+struct State;
+
 struct Sock {
+  State* st = nullptr;  // the addon instance it belongs to
   uv_poll_t poll;
   int fd = -1;
   int id = -1;
@@ -65,6 +68,8 @@ struct Pending {
   int peer;  // -1: connected send
 };
 
+// One instance of the addon (per environment: the main thread, each worker, each load), made
+// by ModuleInit; the exported functions get it as their data, the poll callback from its socket.
 struct State {
   napi_env env = nullptr;
   napi_ref callback = nullptr;
@@ -87,9 +92,6 @@ struct State {
   std::vector<Sock*> refused;  // sockets whose send saw ECONNREFUSED in the last flush
   double sendDrops = 0;
 };
-
-State g;
-
 
 // An int32 argument; false (with a TypeError thrown) when it is not a number.
 bool IntArg(napi_env env, napi_value v, int32_t* out) {
@@ -116,14 +118,14 @@ bool HostArg(napi_env env, napi_value v, char (&host)[64]) {
   return true;
 }
 
-Sock* SockOf(napi_env env, napi_value v) {
+Sock* SockOf(napi_env env, State* st, napi_value v) {
   int32_t id;
   if (!IntArg(env, v, &id)) return nullptr;
-  if (g.socks.Get(id) == nullptr) {
+  if (st->socks.Get(id) == nullptr) {
     napi_throw_range_error(env, nullptr, "no such socket");
     return nullptr;
   }
-  return g.socks.Get(id);
+  return st->socks.Get(id);
 }
 
 // "1.2.3.4" / "::1" + port → sockaddr. family 6 with an IPv4 literal gives ::ffff:a.b.c.d.
@@ -151,8 +153,8 @@ bool ParseAddr(const char* host, int port, int family, sockaddr_storage* out, so
   return true;
 }
 
-void FillMeta(int i, const sockaddr_storage& sa, int len) {
-  int32_t* m = g.meta + i * kMetaWords;
+void FillMeta(State* st, int i, const sockaddr_storage& sa, int len) {
+  int32_t* m = st->meta + i * kMetaWords;
   m[0] = len;
   if (sa.ss_family == AF_INET) {
     auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
@@ -183,29 +185,29 @@ int DatagramIov(Sock* s, void* data, size_t len, iovec* iov) {
 }
 
 // Addresses the message to a stored peer; -1 (or a freed peer) leaves it to the connected one.
-void AddressTo(msghdr* m, int peer) {
-  if (peer >= 0 && static_cast<size_t>(peer) < g.peers.size() && g.peerLive[peer]) {
-    m->msg_name = &g.peers[peer];
-    m->msg_namelen = g.peerLens[peer];
+void AddressTo(State* st, msghdr* m, int peer) {
+  if (peer >= 0 && static_cast<size_t>(peer) < st->peers.size() && st->peerLive[peer]) {
+    m->msg_name = &st->peers[peer];
+    m->msg_namelen = st->peerLens[peer];
   }
 }
 
-void Flush() {
-  size_t n = g.queue.size();
+void Flush(State* st) {
+  size_t n = st->queue.size();
   if (n == 0) return;
   mmsghdr msgs[kBatch];
   iovec iov[kBatch * 2];
   size_t i = 0;
   while (i < n) {
-    Sock* s = g.queue[i].sock;
+    Sock* s = st->queue[i].sock;
     int count = 0;
-    while (i + count < n && count < kBatch && g.queue[i + count].sock == s) {
-      const Pending& p = g.queue[i + count];
+    while (i + count < n && count < kBatch && st->queue[i + count].sock == s) {
+      const Pending& p = st->queue[i + count];
       mmsghdr& m = msgs[count];
       memset(&m, 0, sizeof m);
       m.msg_hdr.msg_iov = &iov[count * 2];
-      m.msg_hdr.msg_iovlen = DatagramIov(s, g.arena + static_cast<size_t>(p.slot) * kSlot, p.len, m.msg_hdr.msg_iov);
-      AddressTo(&m.msg_hdr, p.peer);
+      m.msg_hdr.msg_iovlen = DatagramIov(s, st->arena + static_cast<size_t>(p.slot) * kSlot, p.len, m.msg_hdr.msg_iov);
+      AddressTo(st, &m.msg_hdr, p.peer);
       count++;
     }
     int done = 0;
@@ -220,36 +222,37 @@ void Flush() {
       // full send buffer, which would refuse the rest as well.
       int err = r < 0 ? errno : EIO;
       if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
-        g.sendDrops += count - done;
+        st->sendDrops += count - done;
         break;
       }
-      g.sendDrops += 1;
-      if (err == ECONNREFUSED && s->connected) g.refused.push_back(s);
+      st->sendDrops += 1;
+      if (err == ECONNREFUSED && s->connected) st->refused.push_back(s);
       done += 1;
     }
     i += count;
   }
-  g.queue.clear();
+  st->queue.clear();
 }
 
 // Calls the JavaScript callback with (id, count); an exception becomes an uncaught exception.
-void CallJs(napi_env env, int id, int count) {
-  lbnative::CallInts(env, g.actx, g.callback, {id, count});
+void CallJs(State* st, int id, int count) {
+  lbnative::CallInts(st->env, st->actx, st->callback, {id, count});
 }
 
-// Sockets closed since their refusal was recorded are gone from g.refused (Close removes them),
+// Sockets closed since their refusal was recorded are gone from st->refused (Close removes them),
 // so an id reused by a new socket never receives an old socket's error.
-void DeliverRefused(napi_env env) {
-  while (!g.refused.empty()) {
-    Sock* s = g.refused.back();
-    g.refused.pop_back();
-    CallJs(env, s->id, -ECONNREFUSED);
+void DeliverRefused(State* st) {
+  while (!st->refused.empty()) {
+    Sock* s = st->refused.back();
+    st->refused.pop_back();
+    CallJs(st, s->id, -ECONNREFUSED);
   }
 }
 
 void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   Sock* s = static_cast<Sock*>(handle->data);
-  napi_env env = g.env;
+  State* st = s->st;
+  napi_env env = st->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   int id = s->id;
@@ -262,26 +265,26 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     socklen_t len = sizeof err;
     if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
     uv_poll_start(&s->poll, UV_READABLE, OnReadable);
-    if (err != 0) CallJs(env, id, -err);
+    if (err != 0) CallJs(st, id, -err);
   } else {
     // The headers point at fixed slots (set up in Init); the kernel rewrites the lengths.
     for (int i = 0; i < kBatch; i++) {
-      g.rmsgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      g.rmsgs[i].msg_hdr.msg_flags = 0;
+      st->rmsgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      st->rmsgs[i].msg_hdr.msg_flags = 0;
     }
     int n;
-    do n = recvmmsg(s->fd, g.rmsgs, kBatch, MSG_DONTWAIT, nullptr); while (n < 0 && errno == EINTR);
+    do n = recvmmsg(s->fd, st->rmsgs, kBatch, MSG_DONTWAIT, nullptr); while (n < 0 && errno == EINTR);
     if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) CallJs(env, id, -errno);
+      if (errno != EAGAIN && errno != EWOULDBLOCK) CallJs(st, id, -errno);
     } else {
-      for (int i = 0; i < n; i++) FillMeta(i, g.raddr[i], static_cast<int>(g.rmsgs[i].msg_len));
-      g.inBatch = true;
-      g.batchCount = n;
-      CallJs(env, id, n);
-      g.inBatch = false;
-      g.batchCount = 0;
-      Flush();
-      DeliverRefused(env);
+      for (int i = 0; i < n; i++) FillMeta(st, i, st->raddr[i], static_cast<int>(st->rmsgs[i].msg_len));
+      st->inBatch = true;
+      st->batchCount = n;
+      CallJs(st, id, n);
+      st->inBatch = false;
+      st->batchCount = 0;
+      Flush(st);
+      DeliverRefused(st);
     }
   }
   napi_close_handle_scope(env, scope);
@@ -289,14 +292,15 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 
 napi_value Init(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!GetArgs(env, info, 3, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 3, argv, &st)) return nullptr;
   void* data;
   size_t len;
   if (napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || len < kBatch * kSlot) {
     napi_throw_type_error(env, nullptr, "arena: a Buffer of at least BATCH * SLOT bytes");
     return nullptr;
   }
-  g.arena = static_cast<uint8_t*>(data);
+  st->arena = static_cast<uint8_t*>(data);
   napi_typedarray_type type;
   size_t count;
   void* mdata;
@@ -306,23 +310,22 @@ napi_value Init(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, nullptr, "meta: an Int32Array of at least BATCH * 8");
     return nullptr;
   }
-  g.meta = static_cast<int32_t*>(mdata);
-  g.env = env;
-  if (g.callback) napi_delete_reference(env, g.callback);
-  if (g.arenaRef) napi_delete_reference(env, g.arenaRef);
-  if (g.metaRef) napi_delete_reference(env, g.metaRef);
-  napi_create_reference(env, argv[2], 1, &g.callback);
-  napi_create_reference(env, argv[0], 1, &g.arenaRef);
-  napi_create_reference(env, argv[1], 1, &g.metaRef);
-  lbnative::InitAsyncContext(env, "lb:udp-batch", &g.actx);
-  g.queue.reserve(kBatch * 2);
+  st->meta = static_cast<int32_t*>(mdata);
+  if (st->callback) napi_delete_reference(env, st->callback);
+  if (st->arenaRef) napi_delete_reference(env, st->arenaRef);
+  if (st->metaRef) napi_delete_reference(env, st->metaRef);
+  napi_create_reference(env, argv[2], 1, &st->callback);
+  napi_create_reference(env, argv[0], 1, &st->arenaRef);
+  napi_create_reference(env, argv[1], 1, &st->metaRef);
+  lbnative::InitAsyncContext(env, "lb:udp-batch", &st->actx);
+  st->queue.reserve(kBatch * 2);
   for (int i = 0; i < kBatch; i++) {
-    g.riov[i].iov_base = g.arena + static_cast<size_t>(i) * kSlot;
-    g.riov[i].iov_len = kSlot;
-    memset(&g.rmsgs[i], 0, sizeof g.rmsgs[i]);
-    g.rmsgs[i].msg_hdr.msg_iov = &g.riov[i];
-    g.rmsgs[i].msg_hdr.msg_iovlen = 1;
-    g.rmsgs[i].msg_hdr.msg_name = &g.raddr[i];
+    st->riov[i].iov_base = st->arena + static_cast<size_t>(i) * kSlot;
+    st->riov[i].iov_len = kSlot;
+    memset(&st->rmsgs[i], 0, sizeof st->rmsgs[i]);
+    st->rmsgs[i].msg_hdr.msg_iov = &st->riov[i];
+    st->rmsgs[i].msg_hdr.msg_iovlen = 1;
+    st->rmsgs[i].msg_hdr.msg_name = &st->raddr[i];
   }
   return Undefined(env);
 }
@@ -331,7 +334,8 @@ napi_value Init(napi_env env, napi_callback_info info) {
 // one; -1: not bound); throws with code on failure.
 napi_value Open(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  if (!GetArgs(env, info, 5, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 5, argv, &st)) return nullptr;
   int32_t family, port, bufBytes;
   char host[64];
   bool v6only = false;
@@ -371,6 +375,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
   uv_loop_t* loop;
   napi_get_uv_event_loop(env, &loop);
   Sock* s = new Sock();
+  s->st = st;
   s->fd = fd;
   int r = uv_poll_init(loop, &s->poll, fd);
   if (r < 0) {
@@ -380,7 +385,7 @@ napi_value Open(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   s->poll.data = s;
-  int id = g.socks.Add(s);
+  int id = st->socks.Add(s);
   s->id = id;
   napi_value out;
   napi_create_int32(env, id, &out);
@@ -390,8 +395,9 @@ napi_value Open(napi_env env, napi_callback_info info) {
 // connect(id, host, port): a connected socket (replies filtered to the peer, ICMP errors reported).
 napi_value Connect(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!GetArgs(env, info, 3, argv)) return nullptr;
-  Sock* s = SockOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 3, argv, &st)) return nullptr;
+  Sock* s = SockOf(env, st, argv[0]);
   if (!s) return nullptr;
   char host[64];
   int32_t port;
@@ -418,8 +424,9 @@ napi_value Connect(napi_env env, napi_callback_info info) {
 
 napi_value Start(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
-  Sock* s = SockOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  Sock* s = SockOf(env, st, argv[0]);
   if (!s) return nullptr;
   int r = uv_poll_start(&s->poll, UV_READABLE, OnReadable);
   if (r < 0) {
@@ -432,8 +439,9 @@ napi_value Start(napi_env env, napi_callback_info info) {
 // local(id) → [address, port]
 napi_value Local(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
-  Sock* s = SockOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  Sock* s = SockOf(env, st, argv[0]);
   if (!s) return nullptr;
   sockaddr_storage sa;
   socklen_t len = sizeof sa;
@@ -447,14 +455,15 @@ napi_value Local(napi_env env, napi_callback_info info) {
 // slotAddress(slot) → the source address of the datagram in that slot, as text.
 napi_value SlotAddress(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
   int slot = Int(env, argv[0]);
   if (slot < 0 || slot >= kBatch) {
     napi_throw_range_error(env, nullptr, "slot");
     return nullptr;
   }
   char text[INET6_ADDRSTRLEN] = "";
-  const sockaddr_storage& sa = g.raddr[slot];
+  const sockaddr_storage& sa = st->raddr[slot];
   if (sa.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&sa)->sin_addr, text, sizeof text);
   else inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&sa)->sin6_addr, text, sizeof text);
   napi_value out;
@@ -465,25 +474,26 @@ napi_value SlotAddress(napi_env env, napi_callback_info info) {
 // peer(slot) → id of a stored copy of that datagram's source address (a reply destination).
 napi_value Peer(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
   int slot = Int(env, argv[0]);
-  if (!g.inBatch || slot < 0 || slot >= g.batchCount) {
+  if (!st->inBatch || slot < 0 || slot >= st->batchCount) {
     napi_throw_range_error(env, nullptr, "peer: not a slot of the current batch");
     return nullptr;
   }
   int id;
-  if (!g.freePeers.empty()) {
-    id = g.freePeers.back();
-    g.freePeers.pop_back();
+  if (!st->freePeers.empty()) {
+    id = st->freePeers.back();
+    st->freePeers.pop_back();
   } else {
-    id = static_cast<int>(g.peers.size());
-    g.peers.emplace_back();
-    g.peerLens.push_back(0);
-    g.peerLive.push_back(false);
+    id = static_cast<int>(st->peers.size());
+    st->peers.emplace_back();
+    st->peerLens.push_back(0);
+    st->peerLive.push_back(false);
   }
-  g.peerLive[id] = true;
-  g.peers[id] = g.raddr[slot];
-  g.peerLens[id] = g.raddr[slot].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  st->peerLive[id] = true;
+  st->peers[id] = st->raddr[slot];
+  st->peerLens[id] = st->raddr[slot].ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   napi_value out;
   napi_create_int32(env, id, &out);
   return out;
@@ -491,13 +501,14 @@ napi_value Peer(napi_env env, napi_callback_info info) {
 
 napi_value FreePeer(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
   int id = Int(env, argv[0]);
   // A queued reply may still name this peer: send it before the address can be reused.
-  if (!g.queue.empty()) Flush();
-  if (id >= 0 && static_cast<size_t>(id) < g.peers.size() && g.peerLive[id]) {
-    g.peerLive[id] = false;
-    g.freePeers.push_back(id);
+  if (!st->queue.empty()) Flush(st);
+  if (id >= 0 && static_cast<size_t>(id) < st->peers.size() && st->peerLive[id]) {
+    st->peerLive[id] = false;
+    st->freePeers.push_back(id);
   }
   return Undefined(env);
 }
@@ -506,32 +517,34 @@ napi_value FreePeer(napi_env env, napi_callback_info info) {
 // Only inside the batch callback: the arena slot is reused by the next receive.
 napi_value Send(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!GetArgs(env, info, 3, argv)) return nullptr;
-  Sock* s = SockOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 3, argv, &st)) return nullptr;
+  Sock* s = SockOf(env, st, argv[0]);
   if (!s) return nullptr;
   int32_t slot, peer;
   if (!IntArg(env, argv[1], &slot) || !IntArg(env, argv[2], &peer)) return nullptr;
-  if (!g.inBatch || slot < 0 || slot >= g.batchCount) {
+  if (!st->inBatch || slot < 0 || slot >= st->batchCount) {
     napi_throw_range_error(env, nullptr, "send: not a slot of the current batch");
     return nullptr;
   }
-  if (peer < -1 || peer >= static_cast<int>(g.peers.size()) || (peer >= 0 && !g.peerLive[peer])) {
+  if (peer < -1 || peer >= static_cast<int>(st->peers.size()) || (peer >= 0 && !st->peerLive[peer])) {
     napi_throw_range_error(env, nullptr, "send: no such peer");
     return nullptr;
   }
   // Each datagram received queues at most one send; the guard keeps the queue bounded anyway.
-  if (g.queue.size() >= static_cast<size_t>(kBatch) * 4) Flush();
+  if (st->queue.size() >= static_cast<size_t>(kBatch) * 4) Flush(st);
   // The length is the kernel's (not the JavaScript-visible metadata), capped at the slot.
-  int len = static_cast<int>(g.rmsgs[slot].msg_len < kSlot ? g.rmsgs[slot].msg_len : kSlot);
-  g.queue.push_back(Pending{s, slot, len, peer});
+  int len = static_cast<int>(st->rmsgs[slot].msg_len < kSlot ? st->rmsgs[slot].msg_len : kSlot);
+  st->queue.push_back(Pending{s, slot, len, peer});
   return Undefined(env);
 }
 
 // sendBuffer(id, buffer, peer) → 0 or -errno: one datagram from a Buffer, sent at once.
 napi_value SendBuffer(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!GetArgs(env, info, 3, argv)) return nullptr;
-  Sock* s = SockOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 3, argv, &st)) return nullptr;
+  Sock* s = SockOf(env, st, argv[0]);
   if (!s) return nullptr;
   void* data;
   size_t len;
@@ -546,20 +559,21 @@ napi_value SendBuffer(napi_env env, napi_callback_info info) {
   memset(&m, 0, sizeof m);
   m.msg_iov = iov;
   m.msg_iovlen = DatagramIov(s, data, len, iov);
-  AddressTo(&m, peer);
+  AddressTo(st, &m, peer);
   ssize_t r;
   do r = sendmsg(s->fd, &m, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
   napi_value out;
   napi_create_int32(env, r < 0 ? -errno : 0, &out);
-  if (r < 0) g.sendDrops++;
+  if (r < 0) st->sendDrops++;
   return out;
 }
 
 // setPrefix(id, buffer | null): bytes sent in front of every datagram on this socket.
 napi_value SetPrefix(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!GetArgs(env, info, 2, argv)) return nullptr;
-  Sock* s = SockOf(env, argv[0]);
+  State* st;
+  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  Sock* s = SockOf(env, st, argv[0]);
   if (!s) return nullptr;
   bool isBuf = false;
   napi_is_buffer(env, argv[1], &isBuf);
@@ -585,35 +599,53 @@ void OnClosed(uv_handle_t* h) {
 
 napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!GetArgs(env, info, 1, argv)) return nullptr;
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
   int32_t id = Int(env, argv[0]);
-  Sock* s = g.socks.Get(id);
+  Sock* s = st->socks.Get(id);
   if (s == nullptr) return Undefined(env);
   // Queued sends on this socket go out first: they were accepted before the close.
-  if (!g.queue.empty()) Flush();
-  for (size_t i = 0; i < g.refused.size();) {
-    if (g.refused[i] == s) {
-      g.refused[i] = g.refused.back();
-      g.refused.pop_back();
+  if (!st->queue.empty()) Flush(st);
+  for (size_t i = 0; i < st->refused.size();) {
+    if (st->refused[i] == s) {
+      st->refused[i] = st->refused.back();
+      st->refused.pop_back();
     } else {
       i++;
     }
   }
-  g.socks.Remove(id);
+  st->socks.Remove(id);
   uv_poll_stop(&s->poll);
   uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), OnClosed);
   return Undefined(env);
 }
 
 // sendDrops() → datagrams dropped on send since start (full socket buffer, ICMP error).
-napi_value SendDrops(napi_env env, napi_callback_info) {
+napi_value SendDrops(napi_env env, napi_callback_info info) {
+  State* st;
+  GetArgs(env, info, 0, nullptr, &st);
   napi_value out;
-  napi_create_double(env, g.sendDrops, &out);
+  napi_create_double(env, st->sendDrops, &out);
   return out;
 }
 
+// The environment is torn down (its thread ends, or the process exits): sockets still open are
+// closed, each freed once libuv lets go of its poll (OnClosed). No JavaScript and no reference
+// is touched here.
+void FreeState(napi_env env, void* data, void*) {
+  State* st = static_cast<State*>(data);
+  for (int id = 0; id < st->socks.Size(); id++) {
+    Sock* s = st->socks.Get(id);
+    if (s != nullptr) uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), OnClosed);
+  }
+  if (st->actx) napi_async_destroy(env, st->actx);
+  delete st;
+}
+
 napi_value ModuleInit(napi_env env, napi_value exports) {
-  lbnative::ExportFunctions(env, exports, {
+  State* st = lbnative::NewInstanceState<State>(env, FreeState);
+  if (st == nullptr) return nullptr;
+  lbnative::ExportFunctions(env, exports, st, {
       {"init", Init}, {"open", Open}, {"connect", Connect}, {"start", Start}, {"local", Local},
       {"slotAddress", SlotAddress}, {"peer", Peer}, {"freePeer", FreePeer}, {"send", Send},
       {"sendBuffer", SendBuffer}, {"setPrefix", SetPrefix}, {"close", Close}, {"sendDrops", SendDrops},
