@@ -1,8 +1,9 @@
 // PROXY protocol header reader for untrusted bytes: a Buffer in, one of "need more", a header,
 // or "invalid" with a reason out. Never throws, never reads past the input, never allocates in
 // proportion to it. Spec: HAProxy "The PROXY protocol Versions 1 & 2" (doc/proxy-protocol.txt):
-// §2.1 v1 text line, §2.2 v2 binary header and TLVs. Shares no code with the encoder
-// (proxy-protocol.ts), so a round trip through both checks each against the spec.
+// §2.1 v1 text line, §2.2 v2 binary header and TLVs. It shares only the address text
+// (ip-bytes.ts) with the encoder (proxy-protocol.ts); that is checked against net.isIPv6 and
+// WHATWG URL parsing, and the encoder against HAProxy and nginx as consumers.
 //
 // Limits. v1: the line is at most 107 bytes with its CRLF (§2.1 "worst case"); no CRLF within
 // them, a lone CR or LF, or any field off the exact syntax (single spaces, TCP4 / TCP6 /
@@ -18,6 +19,7 @@
 // RFC 5952 text, hex only (an IPv4-mapped address reads `::ffff:a00:1`), in both versions;
 // callers normalise mapped addresses as they do Node's. The PP2_TYPE_CRC32C TLV is reported
 // like any other TLV, not verified.
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip-bytes.js';
 
 /** §2.1: the longest v1 line a receiver must take, CRLF included. */
 export const PROXY_V1_MAX_BYTES = 107;
@@ -96,12 +98,10 @@ const V1_PREFIX = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20] as const;
 const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
-const DOT = 0x2e;
-const COLON = 0x3a;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
-// Scratch for one IPv6 address. Safe to share: each read fills and formats it synchronously.
+// Scratch for one parsed v1 address. Safe to share: each read fills and formats it synchronously.
 const scratch = new Uint8Array(16);
 
 /**
@@ -153,14 +153,12 @@ function readV2(b: Uint8Array): ProxyHeaderRead {
   let dst: string;
   let ports: number;
   if (family === 'inet') {
-    src = `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-    dst = `${b[at + 4]}.${b[at + 5]}.${b[at + 6]}.${b[at + 7]}`;
+    src = formatIpv4(b, at);
+    dst = formatIpv4(b, at + 4);
     ports = at + 8;
   } else {
-    scratch.set(b.subarray(at, at + 16));
-    src = formatIpv6(scratch);
-    scratch.set(b.subarray(at + 16, at + 32));
-    dst = formatIpv6(scratch);
+    src = formatIpv6(b, at);
+    dst = formatIpv6(b, at + 16);
     ports = at + 32;
   }
   const source = { ip: src, port: (b[ports]! << 8) | b[ports + 1]! };
@@ -230,9 +228,9 @@ function readV1(b: Uint8Array): ProxyHeaderRead {
   if (at !== cr) return invalid('bad_line', `${proto} takes exactly 4 fields after it`);
 
   const v4 = proto === 'TCP4';
-  const src = v4 ? ipv4Text(b, starts[0]!, ends[0]!) : ipv6Text(b, starts[0]!, ends[0]!);
+  const src = addressText(b, starts[0]!, ends[0]!, v4);
   if (src === null) return invalid('bad_address', `source is not ${v4 ? 'a canonical IPv4' : 'an IPv6'} address: ${quote(b, starts[0]!, ends[0]!)}`);
-  const dst = v4 ? ipv4Text(b, starts[1]!, ends[1]!) : ipv6Text(b, starts[1]!, ends[1]!);
+  const dst = addressText(b, starts[1]!, ends[1]!, v4);
   if (dst === null) return invalid('bad_address', `destination is not ${v4 ? 'a canonical IPv4' : 'an IPv6'} address: ${quote(b, starts[1]!, ends[1]!)}`);
   const sport = port(b, starts[2]!, ends[2]!);
   if (sport < 0) return invalid('bad_port', `source port must be 0..65535 without heading zeroes (got ${quote(b, starts[2]!, ends[2]!)})`);
@@ -241,123 +239,11 @@ function readV1(b: Uint8Array): ProxyHeaderRead {
   return header(1, 'proxy', v4 ? 'inet' : 'inet6', 'stream', { ip: src, port: sport }, { ip: dst, port: dport }, length, NO_TLVS);
 }
 
-/** §2.1: four decimal integers 0..255, one dot apart, no heading zeroes; the text itself, or null. */
-function ipv4Text(b: Uint8Array, start: number, end: number): string | null {
-  return readIpv4(b, start, end, null, 0) ? latin1(b, start, end) : null;
-}
-
-/** Dotted quad in b[start, end) → 4 bytes at out[at] (when out is given). Exact: no heading zeroes. */
-function readIpv4(b: Uint8Array, start: number, end: number, out: Uint8Array | null, at: number): boolean {
-  let i = start;
-  for (let octet = 0; octet < 4; octet++) {
-    if (octet > 0) {
-      if (i >= end || b[i] !== DOT) return false;
-      i++;
-    }
-    const first = i;
-    let value = 0;
-    while (i < end && i - first < 3 && b[i]! >= DIGIT_0 && b[i]! <= DIGIT_9) {
-      value = value * 10 + (b[i]! - DIGIT_0);
-      i++;
-    }
-    if (i === first || value > 255 || (i - first > 1 && b[first] === DIGIT_0)) return false;
-    if (out !== null) out[at + octet] = value;
-  }
-  return i === end;
-}
-
-/** §2.1 IPv6 text (RFC 4291 §2.2 forms, no zone) → RFC 5952 text, or null. */
-function ipv6Text(b: Uint8Array, start: number, end: number): string | null {
-  return readIpv6(b, start, end, scratch) ? formatIpv6(scratch) : null;
-}
-
-/**
- * IPv6 text in b[start, end) → 16 bytes in `out`: groups of 1–4 hex digits, one `::` for one
- * or more zero groups, optionally a dotted quad for the last 32 bits (HAProxy's own sender
- * writes mapped addresses that way, through inet_ntop). 128 bits exactly. O(length).
- */
-function readIpv6(b: Uint8Array, start: number, end: number, out: Uint8Array): boolean {
-  if (end - start < 2) return false;
-  let i = start;
-  let groups = 0;
-  let gap = -1; // the group index where `::` stands
-  if (b[i] === COLON) {
-    if (b[i + 1] !== COLON) return false;
-    gap = 0;
-    i += 2;
-    if (i === end) {
-      out.fill(0);
-      return true;
-    }
-  }
-  for (;;) {
-    const first = i;
-    let value = 0;
-    while (i < end && hexValue(b[i]!) >= 0) {
-      value = ((value << 4) | hexValue(b[i]!)) & 0xfffff;
-      i++;
-    }
-    if (i < end && b[i] === DOT) {
-      if (groups > 6 || !readIpv4(b, first, end, out, groups * 2)) return false;
-      groups += 2;
-      break;
-    }
-    if (i === first || i - first > 4 || groups === 8) return false;
-    out[groups * 2] = value >> 8;
-    out[groups * 2 + 1] = value & 0xff;
-    groups++;
-    if (i === end) break;
-    if (b[i] !== COLON) return false;
-    i++;
-    if (i === end) return false;
-    if (b[i] === COLON) {
-      if (gap >= 0) return false;
-      gap = groups;
-      i++;
-      if (i === end) break;
-    }
-  }
-  if (gap < 0) return groups === 8;
-  if (groups === 8) return false; // `::` stands for at least one group
-  const tail = (groups - gap) * 2;
-  out.copyWithin(16 - tail, gap * 2, groups * 2);
-  out.fill(0, gap * 2, 16 - tail);
-  return true;
-}
-
-function hexValue(c: number): number {
-  if (c >= DIGIT_0 && c <= DIGIT_9) return c - DIGIT_0;
-  const lower = c | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
-}
-
-/** RFC 5952 §4: lowercase, no leading zeroes, the first longest run of ≥ 2 zero groups as `::`. */
-function formatIpv6(a: Uint8Array): string {
-  let runStart = -1;
-  let runLength = 1;
-  for (let g = 0; g < 8; ) {
-    if (a[g * 2] !== 0 || a[g * 2 + 1] !== 0) {
-      g++;
-      continue;
-    }
-    const from = g;
-    while (g < 8 && a[g * 2] === 0 && a[g * 2 + 1] === 0) g++;
-    if (g - from > runLength) {
-      runStart = from;
-      runLength = g - from;
-    }
-  }
-  let text = '';
-  for (let g = 0; g < 8; g++) {
-    if (g === runStart) {
-      text += '::';
-      g += runLength - 1;
-      continue;
-    }
-    if (text !== '' && !text.endsWith(':')) text += ':';
-    text += ((a[g * 2]! << 8) | a[g * 2 + 1]!).toString(16);
-  }
-  return text;
+/** §2.1: a canonical dotted quad (TCP4) or IPv6 text (TCP6) → the address as reported, or null. */
+function addressText(b: Uint8Array, start: number, end: number, v4: boolean): string | null {
+  const text = latin1(b, start, end);
+  if (v4) return parseIpv4(text, 0, text.length, scratch, 0) ? text : null;
+  return parseIpv6(text, 0, text.length, scratch, 0) ? formatIpv6(scratch, 0) : null;
 }
 
 /** §2.1: decimal 0..65535, no heading zeroes; -1 when not. */

@@ -17,6 +17,8 @@
 // rest of the spec speaks of connections). Whether a header goes on every datagram or only the
 // first of a session is the caller's choice; this module only builds one header.
 
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './ip-bytes.js';
+
 /** One end of the proxied session. `ip` is IPv4 or IPv6 text as Node reports it; `port` is an integer in 0..65535. */
 export interface ProxyEndpoint {
   /** IPv4 dotted quad (no leading zeros), or IPv6 text in any RFC 4291 §2.2 form, with an optional `%zone`. */
@@ -58,11 +60,6 @@ type Kind = typeof KIND_INVALID | typeof KIND_V4 | typeof KIND_V6;
 const srcBytes = new Uint8Array(16);
 const dstBytes = new Uint8Array(16);
 
-const CHAR_0 = 0x30;
-const CHAR_9 = 0x39;
-const CHAR_DOT = 0x2e;
-const CHAR_COLON = 0x3a;
-
 /**
  * The PROXY v1 line (§2.1) for a TCP session from `src` (the client) to `dst` (the address the
  * client connected to): `PROXY TCP4|TCP6 <src> <dst> <sport> <dport>\r\n`, at most 104 bytes.
@@ -75,8 +72,8 @@ export function encodeProxyV1(src: ProxyEndpoint, dst: ProxyEndpoint): Buffer {
   if (dstKind === KIND_INVALID) return Buffer.from(V1_UNKNOWN, 'latin1');
   const line =
     srcKind === KIND_V4 && dstKind === KIND_V4
-      ? `PROXY TCP4 ${formatIpv4(srcBytes)} ${formatIpv4(dstBytes)} ${src.port} ${dst.port}\r\n`
-      : `PROXY TCP6 ${formatIpv6(srcBytes)} ${formatIpv6(dstBytes)} ${src.port} ${dst.port}\r\n`;
+      ? `PROXY TCP4 ${formatIpv4(srcBytes, 12)} ${formatIpv4(dstBytes, 12)} ${src.port} ${dst.port}\r\n`
+      : `PROXY TCP6 ${formatIpv6(srcBytes, 0)} ${formatIpv6(dstBytes, 0)} ${src.port} ${dst.port}\r\n`;
   return Buffer.from(line, 'latin1');
 }
 
@@ -150,137 +147,4 @@ function readEndpoint(endpoint: ProxyEndpoint, into: Uint8Array): Kind {
 function isMappedIpv4(b: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
   return b[10] === 0xff && b[11] === 0xff;
-}
-
-/**
- * Dotted-quad text[start, end) → 4 bytes at out[at]. Exactly four decimal octets 0..255 without
- * leading zeros (the form §2.1 requires, so accepted text is already canonical). O(length).
- */
-export function parseIpv4(text: string, start: number, end: number, out: Uint8Array, at: number): boolean {
-  let i = start;
-  for (let octet = 0; octet < 4; octet++) {
-    if (octet > 0) {
-      if (i >= end || text.charCodeAt(i) !== CHAR_DOT) return false;
-      i++;
-    }
-    const first = i;
-    let value = 0;
-    while (i < end) {
-      const c = text.charCodeAt(i);
-      if (c < CHAR_0 || c > CHAR_9) break;
-      value = value * 10 + (c - CHAR_0);
-      i++;
-      if (value > 255) return false;
-    }
-    const digits = i - first;
-    if (digits === 0 || (digits > 1 && text.charCodeAt(first) === CHAR_0)) return false;
-    out[at + octet] = value;
-  }
-  return i === end;
-}
-
-/**
- * IPv6 text[start, end) → 16 bytes at out[at], network byte order. Accepts the RFC 4291 §2.2 forms:
- * eight groups of 1–4 hex digits, one `::` standing for one or more zero groups, and a trailing
- * dotted quad for the low 32 bits. No zone (strip it first). O(length); writes into `out` only,
- * and on failure leaves out[at, at+16) unspecified.
- */
-export function parseIpv6(text: string, start: number, end: number, out: Uint8Array, at: number): boolean {
-  let i = start;
-  let groups = 0; // 16-bit groups written so far, left to right
-  let gapAt = -1; // group index where `::` stands, -1 when there is none
-  if (end - start < 2) return false;
-  if (text.charCodeAt(i) === CHAR_COLON) {
-    if (text.charCodeAt(i + 1) !== CHAR_COLON) return false;
-    gapAt = 0;
-    i += 2;
-    if (i === end) {
-      out.fill(0, at, at + 16);
-      return true;
-    }
-  }
-  for (;;) {
-    const first = i;
-    let value = 0;
-    while (i < end && i - first <= 4) {
-      const h = hexValue(text.charCodeAt(i));
-      if (h < 0) break;
-      value = (value << 4) | h;
-      i++;
-    }
-    if (i < end && text.charCodeAt(i) === CHAR_DOT) {
-      // Embedded IPv4 takes the last two groups and must end the text.
-      if (groups > 6 || !parseIpv4(text, first, end, out, at + groups * 2)) return false;
-      groups += 2;
-      break;
-    }
-    const digits = i - first;
-    if (digits === 0 || digits > 4 || groups === 8) return false;
-    out[at + groups * 2] = value >> 8;
-    out[at + groups * 2 + 1] = value & 0xff;
-    groups++;
-    if (i === end) break;
-    if (text.charCodeAt(i) !== CHAR_COLON) return false;
-    i++;
-    if (i === end) return false; // a lone trailing ':'
-    if (text.charCodeAt(i) === CHAR_COLON) {
-      if (gapAt >= 0) return false; // at most one `::`
-      gapAt = groups;
-      i++;
-      if (i === end) break;
-    }
-  }
-  if (gapAt < 0) return groups === 8;
-  if (groups > 7) return false; // `::` must stand for at least one group
-  // Slide the groups written after `::` to the end and zero the gap (copyWithin handles overlap).
-  const tailStart = at + gapAt * 2;
-  const tailEnd = at + groups * 2;
-  const newTailStart = at + 16 - (tailEnd - tailStart);
-  out.copyWithin(newTailStart, tailStart, tailEnd);
-  out.fill(0, tailStart, newTailStart);
-  return true;
-}
-
-function hexValue(c: number): number {
-  if (c >= CHAR_0 && c <= CHAR_9) return c - CHAR_0;
-  const lower = c | 0x20;
-  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
-  return -1;
-}
-
-/** The IPv4 held in bytes 12..15, dotted decimal. */
-function formatIpv4(b: Uint8Array): string {
-  return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-}
-
-/**
- * 16 bytes → RFC 5952 §4 text: lowercase, no leading zeros, the first longest run of two or
- * more zero groups as `::`. Hex only, no dotted quad (see encodeProxyV1).
- */
-function formatIpv6(b: Uint8Array): string {
-  let bestStart = -1;
-  let bestLength = 1; // a run must beat 1 to be compressed (RFC 5952 §4.2.2)
-  for (let g = 0; g < 8; ) {
-    if (b[g * 2] !== 0 || b[g * 2 + 1] !== 0) {
-      g++;
-      continue;
-    }
-    const runStart = g;
-    while (g < 8 && b[g * 2] === 0 && b[g * 2 + 1] === 0) g++;
-    if (g - runStart > bestLength) {
-      bestStart = runStart;
-      bestLength = g - runStart;
-    }
-  }
-  let text = '';
-  for (let g = 0; g < 8; g++) {
-    if (g === bestStart) {
-      text += '::';
-      g += bestLength - 1;
-      continue;
-    }
-    if (text.length > 0 && !text.endsWith(':')) text += ':';
-    text += ((b[g * 2] << 8) | b[g * 2 + 1]).toString(16);
-  }
-  return text;
 }

@@ -7,9 +7,9 @@ import {
   encodeProxyV1,
   encodeProxyV2,
   encodeProxyV2Local,
-  parseIpv6,
   type ProxyEndpoint,
 } from '../../src/listeners/proxy-protocol.js';
+import { parseIpv6 } from '../../src/listeners/ip-bytes.js';
 import { parseProxyHeader, V1_MAX_LINE_BYTES } from '../support/proxy-protocol-parser.js';
 import { mulberry32, randomInt } from '../support/prng.js';
 
