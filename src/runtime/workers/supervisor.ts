@@ -268,13 +268,9 @@ export class Supervisor {
     for (const l of this.runtime.listeners.values()) (l as WorkerListener).setCounters(listeners.get(l.name) ?? zeroListenerCounters());
     for (const p of this.runtime.pools.values()) {
       for (const b of p.backends) {
+        // BackendCounters: active, total, bytesIn, bytesOut, connectFailures.
         const c = backends.get(`${p.name}\u0000${b.key}`);
-        if (c === undefined) continue;
-        b.active = c.active;
-        b.total = c.total;
-        b.bytesIn = c.bytesIn;
-        b.bytesOut = c.bytesOut;
-        b.connectFailures = c.connectFailures;
+        if (c !== undefined) Object.assign(b, c);
       }
     }
   }

@@ -6,7 +6,7 @@ import type { ListenerConfig } from '../../config/types.js';
 import type { Listener } from '../../listeners/listener.js';
 import type { Logger } from '../../log/logger.js';
 import type { Pool } from '../../pool/pool.js';
-import { zeroListenerCounters, type ListenerCounters } from './messages.js';
+import type { ListenerCounters } from './messages.js';
 
 export class WorkerListener implements Listener {
   readonly name: string;
@@ -14,8 +14,18 @@ export class WorkerListener implements Listener {
   config: ListenerConfig;
   pool: Pool;
   readonly log: Logger;
-  /** Summed over workers at the last refresh; read structurally by status and metrics. */
-  private c: ListenerCounters = zeroListenerCounters();
+  // The counters, summed over workers at the last refresh; read structurally by status and metrics.
+  activeSessions = 0;
+  sessionsTotal = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  denied = 0;
+  datagramsIn = 0;
+  datagramsOut = 0;
+  drops: ListenerCounters['drops'] = { denied: 0, limit: 0, noBackend: 0, closing: 0 };
+  requestsTotal = 0;
+  activeRequests = 0;
+  rateLimited = 0;
 
   constructor(
     config: ListenerConfig,
@@ -47,41 +57,7 @@ export class WorkerListener implements Listener {
   /** The workers drain their own sessions; nothing is open here. */
   async drain(): Promise<void> {}
 
-  setCounters(c: ListenerCounters): void {
-    this.c = c;
-  }
-
-  get activeSessions(): number {
-    return this.c.active;
-  }
-  get sessionsTotal(): number {
-    return this.c.total;
-  }
-  get bytesIn(): number {
-    return this.c.bytesIn;
-  }
-  get bytesOut(): number {
-    return this.c.bytesOut;
-  }
-  get denied(): number {
-    return this.c.denied;
-  }
-  get datagramsIn(): number {
-    return this.c.datagramsIn;
-  }
-  get datagramsOut(): number {
-    return this.c.datagramsOut;
-  }
-  get drops(): ListenerCounters['drops'] {
-    return this.c.drops;
-  }
-  get requestsTotal(): number {
-    return this.c.requestsTotal;
-  }
-  get activeRequests(): number {
-    return this.c.activeRequests;
-  }
-  get rateLimited(): number {
-    return this.c.rateLimited;
+  setCounters({ active, total, ...rest }: ListenerCounters): void {
+    Object.assign(this, rest, { activeSessions: active, sessionsTotal: total });
   }
 }
