@@ -1,6 +1,5 @@
 // Typed errors with stable codes (LB_<AREA>_<WHAT>). Callers and tests match on `code`,
 // never on message text; the original error is kept as `cause`.
-import type { ConfigProblem } from './config/types.js';
 
 export type ErrorCode =
   | 'LB_CONFIG_INVALID'
@@ -16,16 +15,6 @@ export class LbError extends Error {
     super(message, options);
     this.code = code;
     this.name = 'LbError';
-  }
-}
-
-/** A config file that did not validate; `problems` holds every problem found. */
-export class ConfigError extends LbError {
-  readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[]) {
-    super('LB_CONFIG_INVALID', `invalid config: ${problems.length} problem(s)`);
-    this.problems = problems;
-    this.name = 'ConfigError';
   }
 }
 

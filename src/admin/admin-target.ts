@@ -2,13 +2,9 @@
 // imports admin/: a Runtime satisfies it (one process, or the supervisor's runtime, whose
 // beforeReport gathers its workers' counters and whose reload goes through every worker).
 // Read-only except for reload() and a pool's drainBackend() / enableBackend().
-import type { ConfigProblem } from '../config/types.js';
 import type { Listener } from '../listeners/listener.js';
 import type { Pool } from '../pool/pool.js';
-
-export type AdminReloadResult =
-  | { readonly ok: true; readonly changed: boolean; readonly summary: string }
-  | { readonly ok: false; readonly error: string; readonly problems: readonly ConfigProblem[] };
+import type { ReloadResult } from '../runtime/runtime.js';
 
 export interface AdminTarget {
   /** lb's version, for /status. */
@@ -29,5 +25,5 @@ export interface AdminTarget {
   /** Resolves once every counter above is current; called before /status and /metrics. */
   beforeReport(): Promise<void>;
   /** The SIGHUP path: re-read the config file and apply it; never rejects. */
-  reload(): Promise<AdminReloadResult>;
+  reload(): Promise<ReloadResult>;
 }
