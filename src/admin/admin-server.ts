@@ -18,15 +18,15 @@ import { createMetrics } from './metrics.js';
 const BACKEND_ROUTE = /^\/pools\/([^/]+)\/backends\/([^/]+)\/(drain|enable)$/;
 
 export class AdminServer {
-  readonly bind: Address;
   private readonly server: http.Server;
-  private readonly runtime: AdminTarget;
   private readonly log: Logger;
   private readonly metrics: ReturnType<typeof createMetrics>;
 
-  constructor(runtime: AdminTarget, bind: Address, log: Logger) {
-    this.runtime = runtime;
-    this.bind = bind;
+  constructor(
+    private readonly runtime: AdminTarget,
+    readonly bind: Address,
+    log: Logger,
+  ) {
     this.log = log.child({ component: 'admin' });
     this.metrics = createMetrics(runtime);
     this.server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, this.onRequest);

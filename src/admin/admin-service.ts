@@ -14,13 +14,11 @@ export class AdminService implements Companion {
   server: AdminServer | null = null;
   /** The [admin] bind of the config in force (undefined: none). */
   private bindText: string | undefined = undefined;
-  private readonly target: AdminTarget;
-  private readonly log: Logger;
 
-  constructor(target: AdminTarget, log: Logger) {
-    this.target = target;
-    this.log = log;
-  }
+  constructor(
+    private readonly target: AdminTarget,
+    private readonly log: Logger,
+  ) {}
 
   async prepare(next: Config): Promise<CompanionChange | null> {
     const text = next.admin?.bind.text;

@@ -27,12 +27,7 @@ class UpstreamTimeout extends Error {
 }
 
 export class Exchange {
-  private readonly owner: ExchangeOwner;
-  private readonly req: IncomingMessage;
-  private readonly res: ServerResponse;
-  private readonly client: ClientInfo;
-  private readonly pool: Pool;
-  private readonly startMs: number;
+  private readonly startMs = performance.now();
   private readonly hasBody: boolean;
   private readonly chunked: boolean;
   backend: Backend | null = null;
@@ -54,13 +49,13 @@ export class Exchange {
   bytesOut = 0;
   private lastFailure: { status: number; end: HttpEnd; detail: string } | null = null;
 
-  constructor(owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, client: ClientInfo, pool: Pool) {
-    this.owner = owner;
-    this.req = req;
-    this.res = res;
-    this.client = client;
-    this.pool = pool;
-    this.startMs = performance.now();
+  constructor(
+    private readonly owner: ExchangeOwner,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly client: ClientInfo,
+    private readonly pool: Pool,
+  ) {
     const te = req.headers['transfer-encoding'];
     const cl = req.headers['content-length'];
     this.chunked = te !== undefined;

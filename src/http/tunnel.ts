@@ -15,13 +15,7 @@ import { requestLine } from './http-types.js';
 const REASONS: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 export class Tunnel {
-  private readonly owner: ExchangeOwner;
-  private readonly req: IncomingMessage;
-  private readonly socket: Socket;
-  private readonly head: Buffer;
-  private readonly client: ClientInfo;
-  private readonly pool: Pool;
-  private readonly startMs: number;
+  private readonly startMs = performance.now();
   backend: Backend | null = null;
   private upstream: Socket | null = null;
   private acquired = false;
@@ -34,14 +28,14 @@ export class Tunnel {
   private bytesOut = 0;
   private lastFailure: { status: number; detail: string } | null = null;
 
-  constructor(owner: ExchangeOwner, req: IncomingMessage, socket: Socket, head: Buffer, client: ClientInfo, pool: Pool) {
-    this.owner = owner;
-    this.req = req;
-    this.socket = socket;
-    this.head = head;
-    this.client = client;
-    this.pool = pool;
-    this.startMs = performance.now();
+  constructor(
+    private readonly owner: ExchangeOwner,
+    private readonly req: IncomingMessage,
+    private readonly socket: Socket,
+    private readonly head: Buffer,
+    private readonly client: ClientInfo,
+    private readonly pool: Pool,
+  ) {
     // node:http leaves an upgraded socket without an 'error' listener (see 'upgrade' docs).
     socket.on('error', this.onClientError);
     socket.on('close', this.onClientClose);
