@@ -17,16 +17,17 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** A redis-server on a free loopback port; `args` are more command-line options (e.g. --requirepass). */
+export async function startRedis(args: readonly string[] = []): Promise<RedisServer> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...args],
     { stdio: 'ignore' },
   );
   // Ready when it accepts a PING.
   for (let i = 0; ; i++) {
-    if (await ping(port)) break;
+    if (await ping(port)) break; // NOAUTH counts: the server is up
     if (i > 200 || child.exitCode !== null) throw new Error(`redis-server on ${port} did not start`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -45,7 +46,7 @@ function ping(port: number): Promise<boolean> {
     const s = net.connect({ port, host: '127.0.0.1' });
     s.on('error', () => resolve(false));
     s.on('data', (d: Buffer) => {
-      resolve(d.toString().startsWith('+PONG'));
+      resolve(d.toString().startsWith('+PONG') || d.toString().startsWith('-NOAUTH'));
       s.destroy();
     });
     s.write('PING\r\n');
