@@ -19,7 +19,7 @@ import { ListenerBase } from '../listeners/listener-base.js';
 import { Exchange } from './exchange.js';
 import { Tunnel } from './tunnel.js';
 import { Router, targetPath, type Route } from './router.js';
-import type { ClientInfo, ExchangeOwner, RequestLine } from './http-types.js';
+import { rawAnswer, type ClientInfo, type ExchangeOwner, type RequestLine } from './http-types.js';
 
 /**
  * Request line plus header fields, in bytes (node:http maxHeaderSize; llhttp counts the whole
@@ -47,8 +47,6 @@ function clientErrorStatus(code: string | undefined): number {
   if (code === 'HPE_HEADER_OVERFLOW') return 431;
   return 400;
 }
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 export function createHttpListener(
   config: ListenerConfig,
@@ -197,10 +195,7 @@ export class HttpListener extends ListenerBase implements Listener, ExchangeOwne
     if (why !== null) {
       this.denied++;
       socket.destroy();
-      this.log.info(
-        { client, method: null, host: null, path: null, status: 0, backend: null, bytes_in: 0, bytes_out: 0, duration_ms: 0, end: why === 'shutdown' ? 'shutdown' : 'denied', detail: why },
-        'request',
-      );
+      this.logLocal(null, client, 0, why === 'shutdown' ? 'shutdown' : 'denied', why);
       return;
     }
     this.connections.set(socket, { clientIp: ip, clientPort: port, proto: 'http', client });
@@ -246,7 +241,7 @@ export class HttpListener extends ListenerBase implements Listener, ExchangeOwne
       const body = `${status} ${http.STATUS_CODES[status]!.toLowerCase()}\n`;
       res.writeHead(status, { ...headers, date: new Date().toUTCString(), 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
       res.end(body);
-      this.logLocal(req, client, status, 'denied', detail);
+      this.logLocal(req, client.client, status, 'denied', detail);
     });
     if (route === null) return;
     const x = new Exchange(this, req, res, client, route.pool);
@@ -261,12 +256,9 @@ export class HttpListener extends ListenerBase implements Listener, ExchangeOwne
       return;
     }
     const route = this.admit(req, client, (status, headers, detail) => {
-      const body = `${status} ${http.STATUS_CODES[status]!.toLowerCase()}\n`;
-      let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n`;
-      for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
       socket.on('error', noop);
-      socket.end(`${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-      this.logLocal(req, client, status, 'denied', detail);
+      socket.end(rawAnswer(status, headers));
+      this.logLocal(req, client.client, status, 'denied', detail);
     });
     if (route === null) return;
     const t = new Tunnel(this, req, socket, head, client, route.pool);
@@ -274,10 +266,13 @@ export class HttpListener extends ListenerBase implements Listener, ExchangeOwne
     t.start();
   };
 
-  /** The access line of a request answered by the listener itself (414, 429). */
-  private logLocal(req: IncomingMessage, client: ClientInfo, status: number, end: EndReason, detail: string): void {
+  /**
+   * The access line of a request answered by the listener itself (414, 429, a bad head), or of
+   * a connection refused at accept (no request: `req` null, status 0).
+   */
+  private logLocal(req: IncomingMessage | null, client: string, status: number, end: EndReason, detail: string): void {
     this.log.info(
-      { client: client.client, method: req.method ?? null, host: req.headers.host ?? null, path: req.url ?? null, status, backend: null, bytes_in: 0, bytes_out: 0, duration_ms: 0, end, detail },
+      { client, method: req?.method ?? null, host: req?.headers.host ?? null, path: req?.url ?? null, status, backend: null, bytes_in: 0, bytes_out: 0, duration_ms: 0, end, detail },
       'request',
     );
   }
@@ -295,17 +290,10 @@ export class HttpListener extends ListenerBase implements Listener, ExchangeOwne
       return;
     }
     const status = clientErrorStatus(code);
-    const body = `${status} ${STATUS_TEXT[status]!.toLowerCase()}\n`;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(rawAnswer(status));
     // end() flushes then closes; destroy if the client does not read (it may be the attacker).
     socket.setTimeout(1000, () => socket.destroy());
-    this.log.info(
-      {
-        client: client.client, method: null, host: null, path: null, status, backend: null, bytes_in: 0, bytes_out: 0, duration_ms: 0,
-        end: status === 408 ? 'idle_timeout' : 'error', detail: status === 408 ? 'header_timeout' : code ?? 'bad_request',
-      },
-      'request',
-    );
+    this.logLocal(null, client.client, status, status === 408 ? 'idle_timeout' : 'error', status === 408 ? 'header_timeout' : code ?? 'bad_request');
   };
 
   private readonly onServerError = (err: NodeJS.ErrnoException): void => {

@@ -1,6 +1,6 @@
 // Shapes shared inside src/http/: what an exchange or tunnel knows of its client connection,
 // what it needs from its listener, and the access line it hands back (SPEC field names).
-import type { Agent } from 'node:http';
+import { STATUS_CODES, type Agent } from 'node:http';
 import type { ListenerConfig } from '../config/types.js';
 import type { EndReason } from '../log/end-reason.js';
 import type { Backend } from '../pool/backend.js';
@@ -72,4 +72,16 @@ export function requestLine(
     end,
     ...(detail === undefined ? {} : { detail }),
   };
+}
+
+/**
+ * A short text answer written on a raw socket (after 'upgrade' or a clientError there is no
+ * ServerResponse): status line, `headers`, a "STATUS reason" body, and the connection closes.
+ */
+export function rawAnswer(status: number, headers: Readonly<Record<string, string>> = {}): string {
+  const reason = STATUS_CODES[status]!;
+  const body = `${status} ${reason.toLowerCase()}\n`;
+  let head = `HTTP/1.1 ${status} ${reason}\r\n`;
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  return `${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -10,9 +10,7 @@ import type { Pool } from '../pool/pool.js';
 import type { EndReason } from '../log/end-reason.js';
 import { requestHeaders } from './hop-headers.js';
 import type { ClientInfo, ExchangeOwner, HttpEnd } from './http-types.js';
-import { requestLine } from './http-types.js';
-
-const REASONS: Record<number, string> = { 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+import { rawAnswer, requestLine } from './http-types.js';
 
 export class Tunnel {
   private readonly startMs = performance.now();
@@ -112,10 +110,7 @@ export class Tunnel {
   /** Answer on the raw socket (no ServerResponse after 'upgrade') and close. */
   private refuse(status: number, end: HttpEnd, detail?: string): void {
     this.status = status;
-    const body = `${status} ${REASONS[status]!.toLowerCase()}\n`;
-    if (this.socket.writable) {
-      this.socket.end(`HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-    }
+    if (this.socket.writable) this.socket.end(rawAnswer(status));
     this.finish(end, detail, false);
   }
 
