@@ -40,6 +40,8 @@ export interface ConversationTarget {
   readonly host: string;
   readonly port: number;
   readonly timeoutMs: number;
+  /** Source address of the check's connection (the OS picks one when unset). */
+  readonly localAddress?: string;
 }
 
 export type CheckResult = ProbeResult & { readonly role?: Role; readonly utilization?: number };
@@ -50,7 +52,7 @@ export function converse(target: ConversationTarget, dialogue: Dialogue, signal?
     let received: Buffer = Buffer.alloc(0);
     let verdict: Verdict | null = null;
     let busy = false;
-    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    const socket = net.connect({ host: target.host, port: target.port, noDelay: true, ...(target.localAddress === undefined ? {} : { localAddress: target.localAddress }) });
     const release = (): void => {
       // The goodbye of a dialogue that reached a verdict, then a FIN; a timeout or error is cut now.
       if (verdict === null || socket.destroyed || !socket.writable) {
