@@ -100,6 +100,7 @@ export function buildStatus(runtime: AdminTarget, version: string): StatusDoc {
                 at: new Date(b.lastCheck.atMs).toISOString(),
                 detail: b.lastCheck.detail,
                 duration_ms: b.lastCheck.durationMs,
+                ...(b.lastCheck.role === undefined ? {} : { role: b.lastCheck.role }),
               },
       })),
     })),

@@ -2,8 +2,8 @@
 // CONFIG_MAX_BYTES, so `-c /dev/zero` or a FIFO cannot hang or fill memory), parses TOML (a
 // syntax error becomes one problem with the parser's line:column and a short human message
 // instead of the grammar dump), then hands the object and the text to validate.ts for positions.
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import toml from 'toml';
+import { readRegularFile } from './regular-file.js';
 import type { ConfigProblem } from './types.js';
 import { validateConfig, type ValidateResult } from './validate.js';
 
@@ -16,28 +16,6 @@ export type LoadResult = ValidateResult;
  * the file is almost certainly not a config (a log, a device, a core dump).
  */
 export const CONFIG_MAX_BYTES = 1024 * 1024;
-const CONFIG_MAX_TEXT = `${CONFIG_MAX_BYTES / (1024 * 1024)} MiB`;
-
-const READ_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory, not a file',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files in the system',
-  ENXIO: 'no such device or address',
-};
-
-/**
- * The open flags. O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, and a
- * path may become a FIFO between the stat and the open; it changes nothing for a regular
- * file (reads of disk files never block in the O_NONBLOCK sense). O_NOCTTY: a terminal device
- * must not become the controlling terminal. Both are refused by the fstat that follows.
- */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
-
 type ReadResult = { ok: true; text: string } | { ok: false; problems: ConfigProblem[] };
 
 /** Read and validate a config file. Never throws for a bad or missing file. */
@@ -46,63 +24,11 @@ export function loadConfigFile(file: string): LoadResult {
   return r.ok ? parseConfigText(r.text, file) : r;
 }
 
-/**
- * A config file's text, or the one problem that kept it from being read. Never throws. Only a
- * regular file (symbolic links followed) of at most CONFIG_MAX_BYTES is read: a directory,
- * FIFO, device or socket is refused before it is opened, and the descriptor is checked again
- * (fstat) after the open, in case the path changed in between. The read stops at
- * CONFIG_MAX_BYTES + 1 bytes even when the file grows after the fstat.
- */
+/** A config file's text (readRegularFile: a regular file of at most CONFIG_MAX_BYTES), or the one problem that kept it from being read. */
 export function readConfigFile(file: string): ReadResult {
-  let fd: number | undefined;
-  try {
-    const refused = refusal(statSync(file));
-    if (refused !== undefined) return problem(file, refused);
-    fd = openSync(file, OPEN_FLAGS);
-    const again = refusal(fstatSync(fd));
-    if (again !== undefined) return problem(file, again);
-    const buf = Buffer.allocUnsafe(CONFIG_MAX_BYTES + 1);
-    let got = 0;
-    for (;;) {
-      const n = readSync(fd, buf, got, buf.length - got, null);
-      if (n === 0) break;
-      got += n;
-      if (got === buf.length) return problem(file, `larger than ${CONFIG_MAX_TEXT} (got more than ${CONFIG_MAX_BYTES} bytes)`);
-    }
-    return { ok: true, text: buf.toString('utf8', 0, got) };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = (code !== undefined ? READ_ERRORS[code] : undefined) ?? (err as Error).message;
-    return problem(file, `cannot read config file: ${why}${code !== undefined ? ` (${code})` : ''}`);
-  } finally {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // Nothing was written; a failed close loses nothing.
-      }
-    }
-  }
-}
-
-/** Why a file of these stats is not read, or undefined when it may be. */
-function refusal(st: Stats): string | undefined {
-  if (!st.isFile()) return `not a regular file (${fileKind(st)})`;
-  if (st.size > CONFIG_MAX_BYTES) return `larger than ${CONFIG_MAX_TEXT} (got ${st.size} bytes)`;
-  return undefined;
-}
-
-function fileKind(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'an unknown kind of file';
-}
-
-function problem(file: string, message: string): { ok: false; problems: ConfigProblem[] } {
-  return { ok: false, problems: [{ file, path: '', message }] };
+  const r = readRegularFile(file, CONFIG_MAX_BYTES);
+  if (r.ok) return r;
+  return { ok: false, problems: [{ file, path: '', message: r.readError ? `cannot read config file: ${r.message}` : r.message }] };
 }
 
 /** Parse and validate TOML text; `file` names it in problems and becomes Config.source. */

@@ -5,7 +5,7 @@
 import { isHostname } from './address.js';
 import { describeValue } from './parsed.js';
 import type { Parse, SectionSpec } from './reader.js';
-import { ALGORITHMS, DATAPATHS, HASH_KEYS, LOG_LEVELS, ON_DOWN, PROTOCOLS, PROXY_PROTOCOLS } from './types.js';
+import { ALGORITHMS, DATAPATHS, HASH_KEYS, HEALTH_TYPES, LOG_LEVELS, ON_DOWN, PROTOCOLS, PROXY_PROTOCOLS, REQUIRE_ROLES } from './types.js';
 
 /** lb's own key types, beside the reader's. */
 export const KEY_TYPES = {
@@ -20,6 +20,18 @@ export const KEY_TYPES = {
   /** A string starting with "/". */
   'path-prefix': (raw, _key, fail) =>
     typeof raw === 'string' && raw.startsWith('/') && !/\s/.test(raw) ? raw : fail(`must be a path starting with "/", e.g. "/v1/" (got ${describeValue(raw)})`),
+  /** A non-empty string of at most 256 characters without control characters (a user or database name). */
+  text: (raw, _key, fail) =>
+    typeof raw === 'string' && raw !== '' && raw.length <= 256 && !/[\u0000-\u001f\u007f]/.test(raw) ? raw : fail(`must be a non-empty string without control characters, at most 256 long (got ${describeValue(raw)})`),
+  /** The name of an environment variable. */
+  'env-name': (raw, _key, fail) =>
+    typeof raw === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(raw) ? raw : fail(`must be the name of an environment variable, like "LB_PG_PASSWORD" (got ${describeValue(raw)})`),
+  /** A file path (relative ones are read from the config file's directory). */
+  'file-path': (raw, _key, fail) =>
+    typeof raw === 'string' && raw !== '' && !raw.includes('\0') ? raw : fail(`must be a file path (got ${describeValue(raw)})`),
+  /** An HTTP request target: "/" then printable characters without spaces, at most 2048. */
+  'http-path': (raw, _key, fail) =>
+    typeof raw === 'string' && /^\/[\x21-\x7e]*$/.test(raw) && raw.length <= 2048 ? raw : fail(`must be a path starting with "/" without spaces or control characters, e.g. "/primary" (got ${describeValue(raw)})`),
   /** An integer in [1, max] or "auto" (one per core). */
   workers: (raw, key, fail) => {
     const max = key.max ?? Number.MAX_SAFE_INTEGER;
@@ -166,8 +178,12 @@ export const BACKEND: Section = {
 export const HEALTH: Section = {
   name: 'health',
   path: 'pools.NAME.health',
-  doc: 'Active health check: a connect (plus optional send/expect) to each backend every interval.',
+  doc: 'Active health check of each backend every interval: a connect (plus optional send/expect), or a PostgreSQL, MySQL, Redis or HTTP dialogue.',
   keys: [
+    {
+      key: 'type', type: 'enum', values: HEALTH_TYPES, default: 'tcp',
+      doc: 'tcp: connect (plus send/expect); postgres, mysql, redis: log in, ask the role, end the protocol\'s way; http: GET path, expect_status.',
+    },
     { key: 'interval', type: 'duration', default: '2s', min: 1, doc: 'Time between two probes of one backend.' },
     { key: 'timeout', type: 'duration', default: '1s', min: 1, doc: 'A probe not finished after this long fails.' },
     { key: 'rise', type: 'integer', default: 2, min: 1, max: MAX_RISE_FALL, doc: 'Consecutive passes for a down backend to go up (a new backend starts down).' },
@@ -175,6 +191,16 @@ export const HEALTH: Section = {
     { key: 'port', type: 'integer', min: 1, max: 65535, doc: 'Probe this port instead of the backend\'s own; unset: the backend\'s port.' },
     { key: 'send', type: 'bytes', default: '', doc: 'Bytes written after connect; escapes \\r \\n \\t \\\\ \\" \\xHH; empty: send nothing.' },
     { key: 'expect', type: 'bytes', default: '', doc: 'The reply must start with these bytes (same escapes); empty: a connect alone passes.' },
+    { key: 'user', type: 'text', doc: 'postgres, mysql: the user that logs in (required); redis: an ACL user (optional).' },
+    { key: 'password_env', type: 'env-name', doc: 'The check\'s password from this environment variable (read at start and reload; never logged or shown).' },
+    { key: 'password_file', type: 'file-path', doc: 'Or from this file (first line; relative to the config file; re-read on reload; at most 4 KiB).' },
+    { key: 'database', type: 'text', default: 'postgres', doc: 'postgres: the database the check connects to.' },
+    {
+      key: 'require_role', type: 'enum', values: REQUIRE_ROLES, default: 'any',
+      doc: 'postgres (pg_is_in_recovery()), mysql (read_only / super_read_only), redis (ROLE): a backend of another role is down.',
+    },
+    { key: 'path', type: 'http-path', default: '/', doc: 'http: the path of the GET (e.g. Patroni\'s "/primary").' },
+    { key: 'expect_status', type: 'integer', default: 200, min: 100, max: 599, doc: 'http: the status that passes.' },
   ],
 };
 

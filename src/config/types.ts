@@ -1,5 +1,6 @@
 // The validated, typed, frozen configuration: the only shape the runtime ever sees.
 // Durations are milliseconds, addresses are parsed, CIDRs are pre-parsed; no strings to re-parse.
+import type { Secret } from './secret.js';
 
 // The enum keys' values, listed once: schema.ts checks them, the types below are made of them.
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
@@ -10,6 +11,10 @@ export const ON_DOWN = ['keep', 'close'] as const;
 export const PROXY_PROTOCOLS = ['off', 'v1', 'v2'] as const;
 /** How bytes move: lb's addons, Node's public net/dgram API, or the first where it loads. */
 export const DATAPATHS = ['auto', 'native', 'portable'] as const;
+/** What a health check speaks. */
+export const HEALTH_TYPES = ['tcp', 'postgres', 'mysql', 'redis', 'http'] as const;
+/** The role a health check requires of a backend. */
+export const REQUIRE_ROLES = ['any', 'primary', 'replica'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type Protocol = (typeof PROTOCOLS)[number];
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -17,6 +22,8 @@ export type HashKey = (typeof HASH_KEYS)[number];
 export type OnDown = (typeof ON_DOWN)[number];
 export type ProxyProtocol = (typeof PROXY_PROTOCOLS)[number];
 export type Datapath = (typeof DATAPATHS)[number];
+export type HealthType = (typeof HEALTH_TYPES)[number];
+export type RequireRole = (typeof REQUIRE_ROLES)[number];
 
 /** A parsed `HOST:PORT`. `host` has no brackets; `''` means all interfaces (bind `:PORT`). */
 export interface Address {
@@ -98,6 +105,20 @@ export interface HealthConfig {
   readonly send: Buffer;
   /** The reply must start with these bytes; empty = connect alone passes. */
   readonly expect: Buffer;
+  /** What the check speaks: a bare connect (plus send/expect), or a protocol's own dialogue. */
+  readonly type: HealthType;
+  /** postgres, mysql (required), redis (ACL user, optional). */
+  readonly user?: string;
+  /** From password_env or password_file, read at load; never logged or shown. */
+  readonly password?: Secret;
+  /** postgres: the database of the startup message. */
+  readonly database: string;
+  /** postgres, mysql, redis: a backend of another role is down. */
+  readonly requireRole: RequireRole;
+  /** http: the path of the GET. */
+  readonly path: string;
+  /** http: the status that passes. */
+  readonly expectStatus: number;
 }
 
 export interface PoolConfig {

@@ -15,6 +15,8 @@ import {
   type GlobalConfig,
   type HashKey,
   type HealthConfig,
+  type HealthType,
+  type RequireRole,
   type ListenerConfig,
   type LogLevel,
   type OnDown,
@@ -24,13 +26,31 @@ import {
   type RateLimitConfig,
   type RouteConfig,
 } from './types.js';
+import { dirname, resolve } from 'node:path';
 import { formatDuration } from './duration.js';
 import { formatPath, PositionIndex, type KeyPath } from './locate.js';
 import { ProblemList } from './problems.js';
-import { isTable, SchemaReader, suggest, type Table } from './reader.js';
+import { isTable, SchemaReader, suggest, type SectionValues, type Table } from './reader.js';
+import { readRegularFile } from './regular-file.js';
+import { Secret } from './secret.js';
 import { ADMIN, BACKEND, GLOBAL, HEALTH, KEY_TYPES, LISTENER, POOL, RATE_LIMIT, ROOT, ROUTE } from './schema.js';
 
 export { formatProblem } from './problems.js';
+
+/** The keys of [health] that only some check types read. */
+const TYPE_ONLY_KEYS: readonly (readonly [string, readonly HealthType[]])[] = [
+  ['send', ['tcp']],
+  ['expect', ['tcp']],
+  ['user', ['postgres', 'mysql', 'redis']],
+  ['password_env', ['postgres', 'mysql', 'redis']],
+  ['password_file', ['postgres', 'mysql', 'redis']],
+  ['database', ['postgres']],
+  ['require_role', ['postgres', 'mysql', 'redis']],
+  ['path', ['http']],
+  ['expect_status', ['http']],
+];
+/** A password_file longer than this is not a password file. */
+const SECRET_MAX_BYTES = 4096;
 
 export type ValidateResult =
   | { readonly ok: true; readonly config: Config; readonly warnings: ConfigProblem[] }
@@ -108,6 +128,7 @@ class Validator extends SchemaReader {
     }
     this.checkPoolRefs(pools);
     this.checkBinds();
+    this.checkHealthTypes(listeners, pools);
     return { source: this.problems.file, global, ...(admin === undefined ? {} : { admin }), listeners, pools };
   }
 
@@ -235,6 +256,18 @@ class Validator extends SchemaReader {
       );
     }
     const port = v.get('port') as number | undefined;
+    const type = v.get('type') as HealthType;
+    const at = (key: string): KeyPath => [...path, key];
+    // Keys that only some types read: a key the type ignores is a mistake worth an error.
+    for (const [key, types] of TYPE_ONLY_KEYS) {
+      if (v.written.has(key) && !types.includes(type)) this.problems.error(at(key), `${key} is for type ${types.join(' or ')}, not ${JSON.stringify(type)}`);
+    }
+    const requireRole = v.get('require_role') as RequireRole;
+    const user = v.get('user') as string | undefined;
+    if ((type === 'postgres' || type === 'mysql') && user === undefined && !v.invalid.has('user')) {
+      this.problems.error(at('type'), `a ${type} check logs in: user is required (and password_env or password_file unless the server trusts it)`);
+    }
+    const password = this.secret(v, path, type);
     return {
       intervalMs,
       timeoutMs,
@@ -243,10 +276,62 @@ class Validator extends SchemaReader {
       ...(port === undefined ? {} : { port }),
       send: v.get('send') as Buffer,
       expect: v.get('expect') as Buffer,
+      type,
+      ...(user === undefined ? {} : { user }),
+      ...(password === undefined ? {} : { password }),
+      database: v.get('database') as string,
+      requireRole,
+      path: v.get('path') as string,
+      expectStatus: v.get('expect_status') as number,
     };
   }
 
+  /** The check's password from password_env or password_file (one of them), read now. */
+  secret(v: SectionValues, path: KeyPath, type: HealthType): Secret | undefined {
+    const env = v.get('password_env') as string | undefined;
+    const file = v.get('password_file') as string | undefined;
+    if (env !== undefined && file !== undefined) {
+      this.problems.error([...path, 'password_file'], 'password_env and password_file are both set: choose one');
+      return undefined;
+    }
+    if (type === 'tcp' || type === 'http') return undefined; // already reported as a key the type ignores
+    if (env !== undefined) {
+      const value = process.env[env];
+      if (value === undefined || value === '') {
+        this.problems.error([...path, 'password_env'], `environment variable ${env} is ${value === undefined ? 'not set' : 'empty'}`);
+        return undefined;
+      }
+      return new Secret(value, `env ${env}`);
+    }
+    if (file === undefined) return undefined;
+    const full = resolve(this.problems.file.startsWith('<') ? '.' : dirname(this.problems.file), file);
+    const r = readRegularFile(full, SECRET_MAX_BYTES);
+    if (!r.ok) {
+      this.problems.error([...path, 'password_file'], `cannot read ${full}: ${r.message}`);
+      return undefined;
+    }
+    // The first line, without its line ending (echo and editors add one).
+    const value = r.text.split(/\r?\n/, 1)[0] ?? '';
+    if (value === '') {
+      this.problems.error([...path, 'password_file'], `${full}: the first line is empty`);
+      return undefined;
+    }
+    return new Secret(value, `file ${full}`);
+  }
+
   // ---- checks across sections ------------------------------------------------------------
+
+  /** A database check makes no sense for a pool that only udp listeners use (game servers: tcp or http). */
+  checkHealthTypes(listeners: readonly ListenerConfig[], pools: readonly PoolConfig[]): void {
+    for (const pool of pools) {
+      const type = pool.health?.type;
+      if (type !== 'postgres' && type !== 'mysql' && type !== 'redis') continue;
+      const users = listeners.filter((l) => l.pool === pool.name);
+      if (users.length > 0 && users.every((l) => l.protocol === 'udp')) {
+        this.problems.error(['pools', pool.name, 'health', 'type'], `a ${type} check needs a TCP service, but pool "${pool.name}" is used only by udp listeners (use "tcp" with send/expect, or "http")`);
+      }
+    }
+  }
 
   checkPoolRefs(pools: readonly PoolConfig[]): void {
     const names = pools.map((p) => p.name);

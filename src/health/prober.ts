@@ -11,21 +11,21 @@ import type { Backend } from '../pool/backend.js';
 import type { PassiveHealth, Pool } from '../pool/pool.js';
 import { countLocalError, isLocalError } from '../local-errors.js';
 import { Hysteresis } from './hysteresis.js';
-import { tcpProbe, type ProbeResult, type ProbeTarget } from './probe.js';
+import { checkBackend } from './check.js';
+import type { CheckResult } from './conversation.js';
 import { udpProbe } from './udp-probe.js';
 
 /** What a prober needs of its pool: the backends, a logger, and the one way to change health. */
 export type ProbedPool = Pick<Pool, 'backends' | 'log' | 'healthChanged'>;
 
 /** One attempt against `b` with the pool's health settings; resolves, never rejects. */
-export type BackendProbeFn = (b: Backend, cfg: HealthConfig, signal: AbortSignal) => Promise<ProbeResult>;
+export type BackendProbeFn = (b: Backend, cfg: HealthConfig, signal: AbortSignal) => Promise<CheckResult>;
 
-/** What a probe of `b` aims at: its host, on the section's `port` when it names one. */
-const targetOf = (b: Backend, cfg: HealthConfig): ProbeTarget => ({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect });
-/** TCP connect (plus send/expect when set). */
-export const tcpBackendProbe: BackendProbeFn = (b, cfg, signal) => tcpProbe(targetOf(b, cfg), signal);
-/** One datagram query (send/expect) for pools behind udp listeners. */
-export const udpBackendProbe: BackendProbeFn = (b, cfg, signal) => udpProbe(targetOf(b, cfg), signal);
+/** The section's check over TCP: a connect (plus send/expect), or a protocol's dialogue (check.ts). */
+export const tcpBackendProbe: BackendProbeFn = (b, cfg, signal) => checkBackend(b, cfg, signal);
+/** One datagram query (send/expect) for pools behind udp listeners, on the section's `port` when it names one. */
+export const udpBackendProbe: BackendProbeFn = (b, cfg, signal) =>
+  udpProbe({ host: b.address.host, port: cfg.port ?? b.address.port, timeoutMs: cfg.timeoutMs, send: cfg.send, expect: cfg.expect }, signal);
 
 export interface ProberOptions {
   /** The probe to run (default: tcpBackendProbe). */
@@ -143,7 +143,7 @@ export class Prober implements PassiveHealth {
     this.schedule(p, i * (1 - JITTER + 2 * JITTER * Math.random()));
   }
 
-  private apply(p: BackendProbe, result: ProbeResult): void {
+  private apply(p: BackendProbe, result: CheckResult): void {
     const b = p.backend;
     const durationMs = Math.round(result.durationMs);
     const log = this.pool.log;
@@ -155,7 +155,7 @@ export class Prober implements PassiveHealth {
       this.localError(b, result.detail);
       return;
     }
-    b.lastCheck = { ok: result.ok, result: result.ok ? 'pass' : 'fail', atMs: Date.now(), detail: result.detail, durationMs };
+    b.lastCheck = { ok: result.ok, result: result.ok ? 'pass' : 'fail', atMs: Date.now(), detail: result.detail, durationMs, ...(result.role === undefined ? {} : { role: result.role }) };
     if (result.ok) b.checksPassed++;
     else b.checksFailed++;
     const t = p.hysteresis.record(result.ok);

@@ -24,6 +24,8 @@ export interface LastCheck {
   readonly atMs: number;
   readonly detail: string;
   readonly durationMs: number;
+  /** The role the server reported (postgres, mysql, redis checks). */
+  readonly role?: 'primary' | 'replica';
 }
 
 export class Backend {

@@ -66,12 +66,13 @@ export class Probers {
 
 /**
  * Which probe a pool's [health] section means, as a key: 'udp' for a pool served only by udp
- * listeners whose check has a send/expect payload (a datagram query), 'tcp' otherwise; and
+ * listeners whose tcp-type check has a send/expect payload (a datagram query), 'tcp' otherwise
+ * (every other check type runs over TCP, chosen per check by check.ts); and
  * whether it has a payload, since a change of that rebuilds the prober too (as it always has).
  */
 function probeKind(pool: string, health: HealthConfig, config: Config): string {
   const users = config.listeners.filter((l) => l.pool === pool);
   const payload = health.send.length > 0 || health.expect.length > 0;
-  const udp = payload && users.length > 0 && users.every((l) => l.protocol === 'udp');
+  const udp = health.type === 'tcp' && payload && users.length > 0 && users.every((l) => l.protocol === 'udp');
   return `${udp ? 'udp' : 'tcp'}${payload ? '+payload' : ''}`;
 }

@@ -141,6 +141,14 @@ function plausible(k: KeySpec): fc.Arbitrary<Value> {
       return fc.constantFrom('/', '/v1/', 'v1', '', '/a b');
     case 'workers':
       return fc.constantFrom(1, 2, 'auto', 0, 65, 'many');
+    case 'text':
+      return fc.oneof(fc.constantFrom('lb_check', 'postgres', '', 'a\u0000b', 'x'.repeat(300)), fc.string({ maxLength: 12 }));
+    case 'env-name':
+      return fc.constantFrom('LB_PG_PASSWORD', 'HOME', '1BAD', '', 'A-B', 'LB_FUZZ_UNSET');
+    case 'file-path':
+      return fc.constantFrom('/dev/null', '/dev/zero', '/nonexistent', '', 'a\u0000b', '.', '/etc/hostname');
+    case 'http-path':
+      return fc.constantFrom('/', '/primary', 'health', '/a b', '', '/\u0001');
     case 'section':
       return section(k.section);
     case 'sections':
@@ -190,6 +198,7 @@ function right(k: KeySpec, pool: string): fc.Arbitrary<Value> | undefined {
     case 'workers':
       return fc.constant(1);
     case 'section':
+      if (k.section === 'health') return rightHealth(pool);
       return k.section === undefined || SECTIONS[k.section] === undefined ? undefined : rightSection(SECTIONS[k.section]!, pool, []);
     default:
       return undefined; // binds, addresses and nested lists are set by the caller
@@ -205,6 +214,22 @@ function rightSection(spec: SectionSpec, pool: string, skip: readonly string[]):
   }
   // A required key without a generator (a key added after this test) is left out: that config is invalid, which is fine.
   return fc.record(fields, { requiredKeys: spec.keys.filter((k) => k.required === true && fields[k.key] !== undefined).map((k) => k.key) });
+}
+
+/** A [health] section whose keys fit its type (the keys of one type are wrong for another). */
+const HEALTH_TYPE_KEYS = ['type', 'send', 'expect', 'user', 'password_env', 'password_file', 'database', 'require_role', 'path', 'expect_status'];
+function rightHealth(pool: string): fc.Arbitrary<Value> {
+  const byType = fc.oneof(
+    fc.record({ type: fc.constant('tcp'), send: fc.constantFrom('', 'PING\\r\\n'), expect: fc.constantFrom('', '+PONG') }, { requiredKeys: [] }),
+    fc.record({ type: fc.constant('http'), path: fc.constantFrom('/', '/primary'), expect_status: fc.constantFrom(200, 204) }, { requiredKeys: ['type'] }),
+    fc.record({ type: fc.constantFrom('postgres', 'mysql'), user: fc.constant('lb_check'), require_role: fc.constantFrom('any', 'primary', 'replica') }, { requiredKeys: ['type', 'user'] }),
+    fc.record({ type: fc.constant('redis'), require_role: fc.constantFrom('any', 'primary', 'replica') }, { requiredKeys: ['type'] }),
+  );
+  return fc.tuple(rightSection(HEALTH, pool, HEALTH_TYPE_KEYS), byType).map(([common, typed]) => {
+    const out: { [key: string]: Value } = { ...common, ...typed };
+    if (typed['type'] === 'postgres') out['database'] = 'app'; // a postgres-only key
+    return out;
+  });
 }
 
 /** A listener and its pool with right values, and now and then one wrong or unknown key. */

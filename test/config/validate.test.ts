@@ -412,7 +412,7 @@ t.test('defaults for a minimal file, and no health section = no health check', a
   const health = load(BASE + '[pools.pg.health]\n').pools[0]!.health!;
   t.same(
     { ...health, send: health.send.length, expect: health.expect.length },
-    { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, send: 0, expect: 0 },
+    { intervalMs: 2000, timeoutMs: 1000, rise: 2, fall: 3, send: 0, expect: 0, type: 'tcp', database: 'postgres', requireRole: 'any', path: '/', expectStatus: 200 },
   );
   t.equal(summarize(config), 'x.toml: ok: 1 listener (tcp 1), 1 pool, 1 backend');
 });

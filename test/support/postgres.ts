@@ -100,3 +100,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   }
   return server;
 }
+
+/** Debian's psql of the same server version (for clients that connect through lb). */
+export function psqlPath(): string {
+  return tool('psql');
+}

@@ -1,9 +1,12 @@
 // Real Redis servers for integration tests (Debian's redis-server), on loopback ports picked
 // by the OS. Tests that use them skip with a message when redis-server is not installed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { once } from 'node:events';
 import net from 'node:net';
 import { freePort } from './net.js';
+
+const execFileP = promisify(execFile);
 
 export function haveRedis(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
@@ -61,4 +64,13 @@ export async function redisBenchmark(port: number, args: string[]): Promise<{ co
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const [code] = (await once(child, 'exit')) as [number];
   return { code, out };
+}
+
+/**
+ * One command through redis-cli (Debian's redis-tools); resolves with its output, trimmed.
+ * Asynchronous: an in-process lb between the client and the server must go on running.
+ */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileP('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
+  return stdout.trim();
 }
