@@ -4,6 +4,9 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from './net.js';
 
 const execFileP = promisify(execFile);
@@ -23,9 +26,11 @@ export interface RedisServer {
 /** A redis-server on a free loopback port; `args` are more command-line options (e.g. --requirepass). */
 export async function startRedis(args: readonly string[] = []): Promise<RedisServer> {
   const port = await freePort();
+  // Its own working directory: a replica's full sync writes dump.rdb there.
+  const dir = mkdtempSync(join(tmpdir(), 'lb-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...args],
+    ['--port', String(port), '--dir', dir, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...args],
     { stdio: 'ignore' },
   );
   // Ready when it accepts a PING.
@@ -40,6 +45,7 @@ export async function startRedis(args: readonly string[] = []): Promise<RedisSer
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
