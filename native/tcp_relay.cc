@@ -12,10 +12,12 @@
 // writable until a send is), so a session costs two epoll_ctl ADDs and one DEL in all. (One
 // uv_poll_t per socket cost fourteen: libuv re-registers the fd on every change of events.)
 //
-// Model: JavaScript accepts (net.Server keeps binding and the workers' sharing), runs
-// admission and picks the backend. It hands the accepted client's fd to open(), which takes
-// a duplicate of it (JavaScript then closes its net.Socket; the relay owns and closes the
-// copy), and calls dial() with the backend's address.
+// Model: the relay listens and accepts (listen(): a level-triggered listening socket in the
+// same epoll set, up to kAcceptsPerEvent accept4() per report) and hands each client's fd,
+// address and port to accepted(); JavaScript runs admission and picks the backend, then
+// open()s a session that owns the fd and dial()s the backend. (A net.Server per accept cost
+// a net.Socket, a dup and a close per connection: about a third of new connections/s.) Where
+// net.Server must accept (the workers' shared sockets), open() takes a duplicate of its fd.
 // From then on this file moves the bytes and calls the one JavaScript callback with
 // (session id, event, a, b) at most three times per attempt: connected, connect failed
 // (a = -errno), ended (a = side that ended it, b = -errno or 0). Counters are read by
@@ -65,7 +67,10 @@ constexpr size_t kBuf = 64 * 1024;
 constexpr size_t kMaxHeader = 4096;
 static_assert(kMaxHeader <= kBuf, "a held header must fit a held buffer");
 // Bumped whenever the calls below change; the JavaScript side refuses another (tcp-relay.ts).
-constexpr int32_t kAbi = 2;
+constexpr int32_t kAbi = 3;
+// Connections taken per readiness report of a listening socket (it is level-triggered: the
+// rest are reported again on the next loop turn, so one busy listener cannot hold the loop).
+constexpr int kAcceptsPerEvent = 64;
 // Reads per session per turn: a session with more goes to the back of the queue for the next
 // loop turn (an idle handle keeps the loop from sleeping meanwhile), so one fast stream
 // cannot hold the loop.
@@ -73,7 +78,7 @@ constexpr int kReadsPerTurn = 16;
 constexpr int kEvents = 256;
 constexpr size_t kSpareBuffers = 64;
 enum Event { kConnected = 1, kConnectFailed = 2, kEnded = 3 };
-enum Side { kClient = 0, kUpstream = 1 };
+enum Side { kClient = 0, kUpstream = 1, kListen = 2 };
 // stats(id) fills: bytes in, bytes out, activity, queued to upstream, queued to client, flags.
 constexpr int kStatWords = 6;
 enum Flag { kFlagConnected = 1, kFlagClientEof = 2, kFlagUpstreamEof = 4, kFlagClientShut = 8 };
@@ -83,9 +88,10 @@ struct State;
 
 // One socket of a session, and what epoll last said of it.
 struct End {
-  Session* s;
+  Session* s;  // null for a listening socket
   int fd;
   int side;
+  int lid = -1;  // a listening socket's id
   bool readable = false;  // more may be read (cleared by a short read or EAGAIN)
   bool writable = false;  // a send may take bytes (cleared by a short send)
   bool hup = false;       // a FIN, an error or urgent data is there: read on to EAGAIN
@@ -131,6 +137,7 @@ struct Session {
 struct State {
   napi_env env = nullptr;
   napi_ref callback = nullptr;
+  napi_ref acceptCallback = nullptr;
   napi_ref statsRef = nullptr;
   napi_async_context actx = nullptr;
   double* stats = nullptr;
@@ -140,6 +147,7 @@ struct State {
   uv_idle_t idle;
   uint8_t* rbuf = nullptr;
   lbnative::IdTable<Session> sessions;
+  lbnative::IdTable<End> listeners;
   std::vector<uint8_t*> spare;
   // Sessions to run again on the next turn (they stopped at kReadsPerTurn), and the ones
   // of the turn being run (kept to reuse its storage).
@@ -551,6 +559,63 @@ void FreeDead(State* st) {
   st->deadSessions.clear();
 }
 
+// accepted(lid, fd, ip, port): a new client (fd >= 0), or lb's own accept failure (fd is
+// -errno: EMFILE, ENFILE, ENOBUFS, ENOMEM); the listener is then paused until resume(lid).
+void CallAccepted(State* st, int lid, int fd, const sockaddr_storage* sa) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(st->env, &scope);
+  napi_value fn, global, result, argv[4];
+  napi_create_int32(st->env, lid, &argv[0]);
+  napi_create_int32(st->env, fd, &argv[1]);
+  char text[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (sa != nullptr && sa->ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else if (sa != nullptr && sa->ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  }
+  napi_create_string_utf8(st->env, text, NAPI_AUTO_LENGTH, &argv[2]);
+  napi_create_int32(st->env, port, &argv[3]);
+  napi_get_reference_value(st->env, st->acceptCallback, &fn);
+  napi_get_global(st->env, &global);
+  if (napi_make_callback(st->env, st->actx, global, fn, 4, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(st->env, &err);
+    napi_fatal_exception(st->env, err);
+  }
+  napi_close_handle_scope(st->env, scope);
+}
+
+bool SetListenEvents(State* st, End* e, uint32_t events) {
+  epoll_event ev;
+  ev.events = events;
+  ev.data.ptr = e;
+  return epoll_ctl(st->epfd, EPOLL_CTL_MOD, e->fd, &ev) == 0;
+}
+
+void OnListen(State* st, End* e) {
+  for (int i = 0; i < kAcceptsPerEvent && !e->dead; i++) {
+    sockaddr_storage sa;
+    socklen_t len = sizeof sa;
+    int fd = accept4(e->fd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      CallAccepted(st, e->lid, fd, &sa);
+      continue;
+    }
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;  // that client is gone
+    // lb's own resources (descriptors, memory): stop taking until JavaScript resumes.
+    SetListenEvents(st, e, 0);
+    CallAccepted(st, e->lid, -err, nullptr);
+    return;
+  }
+}
+
 void OnEpoll(uv_poll_t* h, int status, int) {
   if (status < 0) return;
   State* st = static_cast<State*>(h->data);
@@ -558,7 +623,11 @@ void OnEpoll(uv_poll_t* h, int status, int) {
   int n;
   do n = epoll_wait(st->epfd, evs, kEvents, 0); while (n < 0 && errno == EINTR);
   st->depth++;
-  for (int i = 0; i < n; i++) OnEvent(static_cast<End*>(evs[i].data.ptr), evs[i].events);
+  for (int i = 0; i < n; i++) {
+    End* e = static_cast<End*>(evs[i].data.ptr);
+    if (e->side == kListen) OnListen(st, e);
+    else OnEvent(e, evs[i].events);
+  }
   st->depth--;
   FreeDead(st);
 }
@@ -608,11 +677,11 @@ End* NewEnd(Session* s, int fd, int side) {
   return e;
 }
 
-// init(stats: Float64Array(6), callback(id, event, a, b))
+// init(stats: Float64Array(6), callback(id, event, a, b), accepted(lid, fd, ip, port))
 napi_value Init(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
   State* st;
-  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  if (!GetArgs(env, info, 3, argv, &st)) return nullptr;
   napi_typedarray_type type;
   size_t count;
   void* data;
@@ -625,7 +694,9 @@ napi_value Init(napi_env env, napi_callback_info info) {
   st->stats = static_cast<double*>(data);
   if (st->callback) napi_delete_reference(env, st->callback);
   if (st->statsRef) napi_delete_reference(env, st->statsRef);
+  if (st->acceptCallback) napi_delete_reference(env, st->acceptCallback);
   napi_create_reference(env, argv[1], 1, &st->callback);
+  napi_create_reference(env, argv[2], 1, &st->acceptCallback);
   napi_create_reference(env, argv[0], 1, &st->statsRef);
   if (st->epfd < 0) {
     napi_get_uv_event_loop(env, &st->loop);
@@ -659,13 +730,15 @@ napi_value Init(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
-// open(clientFd, header: Buffer | null) → id. The relay keeps a duplicate of the fd (the
-// caller closes its own); the client is polled once the backend is up. Throws a RangeError
-// for a header longer than kMaxHeader and an errno error when the fd cannot be duplicated.
+// open(clientFd, header: Buffer | null, owned) → id. An `owned` fd (one the relay accepted)
+// is the session's from now on; otherwise the relay keeps a duplicate (the caller closes its
+// own). The client is polled once the backend is up. Throws a RangeError for a header longer
+// than kMaxHeader (an owned fd stays the caller's then) and an errno error when the fd
+// cannot be duplicated.
 napi_value Open(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3];
   State* st;
-  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  if (!GetArgs(env, info, 3, argv, &st)) return nullptr;
   if (st->epfd < 0) {
     napi_throw_error(env, nullptr, "open: init() has not run");
     return nullptr;
@@ -685,7 +758,9 @@ napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "open: a PROXY header longer than 4096 bytes");
     return nullptr;
   }
-  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  bool owned = false;
+  napi_get_value_bool(env, argv[2], &owned);
+  int own = owned ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0) {
     lbnative::ThrowErrno(env, errno, "dup");
     return nullptr;
@@ -816,6 +891,157 @@ napi_value Local(napi_env env, napi_callback_info info) {
   return AddressPair(env, sa);
 }
 
+// listen(family 4|6|0, ip, port, backlog) → id, or throws an errno error (EADDRINUSE...).
+// Family 0 is every interface, dual-stack ("::" with IPV6_V6ONLY off, else 0.0.0.0), as
+// net.Server does; SO_REUSEADDR as Node sets it. Accepted clients go to accepted().
+napi_value Listen(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  State* st;
+  if (!GetArgs(env, info, 4, argv, &st)) return nullptr;
+  if (st->epfd < 0) {
+    napi_throw_error(env, nullptr, "listen: init() has not run");
+    return nullptr;
+  }
+  bool ok = true;
+  int32_t family = Int(env, argv[0], &ok);
+  int32_t port = Int(env, argv[2], &ok);
+  int32_t backlog = Int(env, argv[3], &ok);
+  char host[64];
+  size_t hlen = 0;
+  if (!ok || (family != 0 && family != 4 && family != 6) || port < 0 || port > 65535 ||
+      napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hlen) != napi_ok || hlen >= sizeof host - 1) {
+    napi_throw_type_error(env, nullptr, "listen(0 | 4 | 6, ip, port, backlog)");
+    return nullptr;
+  }
+  sockaddr_storage sa;
+  socklen_t salen;
+  int fd = -1;
+  bool any = family == 0;
+  if (any) {
+    fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      int zero = 0;
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+      ParseAddr("::", port, 6, &sa, &salen);
+    } else {
+      ParseAddr("0.0.0.0", port, 4, &sa, &salen);
+    }
+  } else if (!ParseAddr(host, port, family, &sa, &salen)) {
+    napi_throw_type_error(env, "EINVAL", "listen: not an IP address");
+    return nullptr;
+  }
+  if (fd < 0) fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    lbnative::ThrowErrno(env, errno, "socket");
+    return nullptr;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const char* step = "bind";
+  bool failed = bind(fd, reinterpret_cast<sockaddr*>(&sa), salen) < 0;
+  if (!failed) {
+    step = "listen";
+    failed = listen(fd, backlog) < 0;
+  }
+  End* e = failed ? nullptr : NewEnd(nullptr, fd, kListen);
+  if (e != nullptr) {
+    epoll_event ev;
+    ev.events = EPOLLIN;  // level-triggered: see kAcceptsPerEvent
+    ev.data.ptr = e;
+    step = "epoll_ctl";
+    failed = epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev) < 0;
+  }
+  if (failed) {
+    int err = errno;
+    delete e;
+    close(fd);
+    lbnative::ThrowErrno(env, err, step);
+    return nullptr;
+  }
+  e->lid = st->listeners.Add(e);
+  Live(st, 1);  // a listening socket keeps the process alive, as a net.Server does
+  napi_value out;
+  napi_create_int32(env, e->lid, &out);
+  return out;
+}
+
+End* ListenerOf(napi_env env, State* st, napi_value v) {
+  bool ok = true;
+  int32_t id = Int(env, v, &ok);
+  End* e = ok ? st->listeners.Get(id) : nullptr;
+  if (e == nullptr) napi_throw_range_error(env, nullptr, "no such listener");
+  return e;
+}
+
+// resume(lid): take clients again after an accept failure paused the listener.
+napi_value Resume(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  End* e = ListenerOf(env, st, argv[0]);
+  if (!e) return nullptr;
+  SetListenEvents(st, e, EPOLLIN);
+  return Undefined(env);
+}
+
+// unlisten(lid): close the listening socket (clients in its queue get a reset from the kernel).
+napi_value Unlisten(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  State* st;
+  if (!GetArgs(env, info, 1, argv, &st)) return nullptr;
+  End* e = ListenerOf(env, st, argv[0]);
+  if (!e) return nullptr;
+  epoll_ctl(st->epfd, EPOLL_CTL_DEL, e->fd, nullptr);
+  close(e->fd);
+  e->dead = true;
+  st->listeners.Remove(e->lid);
+  FreeEnd(st, e);
+  Live(st, -1);
+  return Undefined(env);
+}
+
+// sockname(fd | lid, isListener) → [address, port]: a listener's bound address, or the local
+// address an accepted client reached (for the PROXY header lb sends); null on failure.
+napi_value Sockname(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  State* st;
+  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  bool ok = true;
+  int32_t n = Int(env, argv[0], &ok);
+  bool isListener = false;
+  napi_get_value_bool(env, argv[1], &isListener);
+  int fd = n;
+  if (isListener) {
+    End* e = ListenerOf(env, st, argv[0]);
+    if (!e) return nullptr;
+    fd = e->fd;
+  }
+  napi_value out;
+  sockaddr_storage sa;
+  socklen_t len = sizeof sa;
+  if (!ok || fd < 0 || getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  return AddressPair(env, sa);
+}
+
+// closeFd(fd, reset): let go of an accepted client lb does not keep (denied, over a limit).
+napi_value CloseFd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  State* st;
+  if (!GetArgs(env, info, 2, argv, &st)) return nullptr;
+  bool ok = true;
+  int32_t fd = Int(env, argv[0], &ok);
+  bool reset = false;
+  napi_get_value_bool(env, argv[1], &reset);
+  if (ok && fd >= 0) {
+    if (reset) Linger0(fd);
+    close(fd);
+  }
+  return Undefined(env);
+}
+
 void Closed(uv_handle_t* h) {
   State* st = static_cast<State*>(h->data);
   if (--st->closing == 0) delete st;
@@ -836,6 +1062,12 @@ void FreeState(napi_env env, void* data, void*) {
     FreeSession(s);
   }
   for (Session* s : st->again) delete s;  // FreeSession leaves these to the queue
+  for (int id = 0; id < st->listeners.Size(); id++) {
+    End* e = st->listeners.Get(id);
+    if (e == nullptr) continue;
+    close(e->fd);
+    delete e;
+  }
   for (uint8_t* b : st->spare) free(b);
   free(st->rbuf);
   if (st->actx) napi_async_destroy(env, st->actx);
@@ -854,6 +1086,7 @@ napi_value ModuleInit(napi_env env, napi_value exports) {
   if (st == nullptr) return nullptr;
   lbnative::ExportFunctions(env, exports, st, {
       {"init", Init}, {"open", Open}, {"dial", Dial}, {"abort", Abort}, {"close", Close}, {"stats", Stats}, {"local", Local},
+      {"listen", Listen}, {"resume", Resume}, {"unlisten", Unlisten}, {"sockname", Sockname}, {"closeFd", CloseFd},
   });
   lbnative::ExportInt(env, exports, "HELD_MAX", static_cast<int32_t>(kBuf));
   lbnative::ExportInt(env, exports, "ABI", kAbi);

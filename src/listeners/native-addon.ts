@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 export type AddonName = 'udp_batch' | 'tcp_relay';
 
 /** The ABI each addon must report (native/tcp_relay.cc kAbi, native/udp_batch.cc "ABI"). */
-const ABI: Record<AddonName, number> = { tcp_relay: 2, udp_batch: 2 };
+const ABI: Record<AddonName, number> = { tcp_relay: 3, udp_batch: 2 };
 
 export type Loaded<T> = { addon: T; reason: null } | { addon: null; reason: string };
 

@@ -23,7 +23,7 @@ export async function startRelay() {
   const sessions = new Set();
   const front = net.createServer((sock) => {
     const owner = { relayEvent() {} };
-    const id = relay.open(owner, socketFd(sock), null);
+    const id = relay.open(owner, socketFd(sock), null, false);
     sessions.add(id);
     sock.destroy(); // the relay holds its own duplicate of the fd
     const rc = relay.dial(id, 4, '127.0.0.1', echoPort);

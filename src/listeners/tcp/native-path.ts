@@ -24,9 +24,9 @@ export class NativePath implements TcpPath, RelayOwner {
   private inSeen = 0;
   private outSeen = 0;
 
-  /** Throws (EMFILE from the fd's duplicate, a header too long) before anything is held. */
-  constructor(private readonly relay: TcpRelay, private readonly session: TcpSession, clientFd: number, header: Buffer | null) {
-    this.id = relay.open(this, clientFd, header);
+  /** Throws (EMFILE from the fd's duplicate, a header too long) before anything is held; an owned fd stays the caller's then. */
+  constructor(private readonly relay: TcpRelay, private readonly session: TcpSession, clientFd: number, header: Buffer | null, owned: boolean) {
+    this.id = relay.open(this, clientFd, header, owned);
   }
 
   dial(a: Address): void {

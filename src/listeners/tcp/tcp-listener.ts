@@ -1,9 +1,12 @@
-// A TCP listener: one net.Server (public API: it binds, and shares the socket between
-// workers); accept → admission (ACL, listener and global limits, lb's descriptor budget) →
-// a TcpSession on the listener's data path: `native` hands the accepted socket's fd to the
-// relay addon (native-path.ts), `portable` splices net.Sockets (portable-path.ts). Idle and
+// A TCP listener: accept → admission (ACL, listener and global limits, lb's descriptor
+// budget) → a TcpSession on the listener's data path. On `native` the relay addon owns the
+// listening socket and accepts (native-path.ts: the session owns the accepted fd, no
+// net.Socket is ever made); where net.Server must accept (`portable`, and workers, which
+// share the socket through the cluster module), the accepted net.Socket is spliced
+// (portable-path.ts) or, natively in a worker, its fd duplicated into the relay. Idle and
 // connect timeouts of every session are checked by two sweeps per listener, not a timer per
 // session.
+import cluster from 'node:cluster';
 import net, { type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
@@ -13,7 +16,9 @@ import { logAccess } from '../../log/access.js';
 import { countLocalError, isLocalError } from '../../local-errors.js';
 import { type ConnectionBudget, fdBudget } from '../budget.js';
 import { formatHostPort, normaliseIp } from '../admission.js';
-import { addressOf, listenOn } from '../bind.js';
+import { addressOf, BACKLOG, listenOn } from '../bind.js';
+import { BindError } from '../../errors.js';
+import { errname } from '../errno.js';
 import { sweepEvery } from '../sweep.js';
 import { PathListener } from '../datapath.js';
 import { socketFd } from '../node-internals.js';
@@ -21,13 +26,23 @@ import { encodeProxyV1, encodeProxyV2 } from '../proxy-protocol.js';
 import { TcpSession, type TcpSessionOwner } from './tcp-session.js';
 import { NativePath } from './native-path.js';
 import { PortablePath } from './portable-path.js';
-import { tcpRelay } from './tcp-relay.js';
+import { tcpRelay, type AcceptOwner } from './tcp-relay.js';
 
 /** Descriptors a TCP session holds: the client's and the backend's. */
 const SESSION_FDS = 2;
+/** After the relay's accept failed on lb's own resources, it takes clients again this much later. */
+const ACCEPT_PAUSE_MS = 50;
 
-export class TcpListener extends PathListener implements TcpSessionOwner {
-  private readonly server: Server;
+/** Why admission refused a client: close it plainly, or reset it (lb's own limits). */
+type Refusal = 'close' | 'reset';
+
+export class TcpListener extends PathListener implements TcpSessionOwner, AcceptOwner {
+  /** The accepting net.Server, where the relay does not accept itself. */
+  private readonly server: Server | null;
+  /** The relay's listening socket, while it listens. */
+  private lid: number | null = null;
+  private isListening = false;
+  private acceptPause: NodeJS.Timeout | null = null;
   readonly sessions = new Set<TcpSession>();
   /** Sessions whose backend connect is in flight (the connect sweep's list). */
   private readonly connecting = new Set<TcpSession>();
@@ -43,6 +58,10 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
   constructor(config: ListenerConfig, pool: Pool, budget: ConnectionBudget, log: Logger) {
     super('tcp', config, pool, budget, log);
     const native = this.datapath === 'native';
+    if (native && !cluster.isWorker) {
+      this.server = null;
+      return;
+    }
     // Native sessions set TCP_NODELAY on the relay's copy of the fd themselves.
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: !native }, this.onConnection);
     // Accept errors (EMFILE...) land here; the server keeps listening.
@@ -55,7 +74,17 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
 
   /** Bind; resolves once listening, rejects with BindError (code LB_BIND_FAILED). */
   async listen(): Promise<void> {
-    await listenOn(this.server, this.name, this.config.bind, this.onServerError);
+    if (this.server !== null) {
+      await listenOn(this.server, this.name, this.config.bind, this.onServerError);
+    } else {
+      const bind = this.config.bind;
+      try {
+        this.lid = tcpRelay!.listen(this, bind.host === '' ? 0 : bind.family === 6 ? 6 : 4, bind.host, bind.port, BACKLOG);
+      } catch (err) {
+        throw new BindError(this.name, bind.text, err as NodeJS.ErrnoException);
+      }
+    }
+    this.isListening = true;
     this.startSweeps();
     this.listening();
   }
@@ -68,10 +97,16 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
 
   /** The address actually bound (the port is the OS's choice when the config says 0). */
   boundAddress(): string {
-    return addressOf(this.server, this.config.bind);
+    if (this.server !== null) return addressOf(this.server, this.config.bind);
+    const a = this.lid === null ? null : tcpRelay!.sockname(this.lid, true);
+    return a === null ? this.config.bind.text : formatHostPort(a[0], a[1]);
   }
 
   get port(): number {
+    if (this.server === null) {
+      const a = this.lid === null ? null : tcpRelay!.sockname(this.lid, true);
+      return a === null ? 0 : a[1];
+    }
     const a = this.server.address();
     return a !== null && typeof a !== 'string' ? a.port : 0;
   }
@@ -80,7 +115,7 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
   reconfigure(config: ListenerConfig, pool: Pool, _pools?: ReadonlyMap<string, Pool>): void {
     const old = this.adopt(config, pool);
     const timeoutsChanged = config.idleTimeoutMs !== old.idleTimeoutMs || config.connectTimeoutMs !== old.connectTimeoutMs;
-    if (timeoutsChanged && this.server.listening) this.startSweeps();
+    if (timeoutsChanged && this.isListening) this.startSweeps();
   }
 
   /** Idle and connect timeouts: one interval each per listener. */
@@ -121,8 +156,15 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
   async stopAccepting(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    if (!this.server.listening) return;
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (!this.isListening) return;
+    this.isListening = false;
+    if (this.acceptPause !== null) clearTimeout(this.acceptPause);
+    if (this.lid !== null) {
+      tcpRelay!.unlisten(this.lid);
+      this.lid = null;
+    }
+    const server = this.server;
+    if (server !== null && server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /**
@@ -146,6 +188,68 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
     if (this.sessions.size === 0) this.drainWait.emptied();
   }
 
+  /**
+   * Admission of a client at rawIp:port: its new session, or why it is refused (denied
+   * clients are logged and counted here; lb's own limits are counted and warned of).
+   */
+  private admit(rawIp: string, family: string, port: number): TcpSession | Refusal {
+    this.accepted++;
+    const ip = normaliseIp(rawIp);
+    const why = this.admitClient(rawIp, family, this.sessions.size);
+    if (why !== null) {
+      this.logDenied(ip, port, why);
+      return 'close';
+    }
+    if (!fdBudget.tryTake(SESSION_FDS)) {
+      this.budget.release();
+      this.refusedLocally('EMFILE');
+      return 'reset';
+    }
+    const session = new TcpSession(this, this.pool, ip, port);
+    this.sessions.add(session);
+    this.connecting.add(session);
+    this.sessionsTotal++;
+    return session;
+  }
+
+  /** @internal the relay accepted a client (fd >= 0), or failed to on lb's own resources (-errno; it is paused). */
+  onAccept(fd: number, ip: string, port: number): void {
+    const relay = tcpRelay!;
+    if (fd < 0) {
+      this.refusedLocally(errname(fd));
+      this.acceptPause = setTimeout(() => {
+        this.acceptPause = null;
+        if (this.lid !== null) relay.resume(this.lid);
+      }, ACCEPT_PAUSE_MS);
+      return;
+    }
+    const session = this.admit(ip, ip.includes(':') ? 'IPv6' : 'IPv4', port);
+    if (typeof session === 'string') {
+      relay.closeFd(fd, session === 'reset');
+      return;
+    }
+    const pp = this.config.proxyProtocol;
+    let header: Buffer | null = null;
+    if (pp !== 'off') {
+      const local = relay.sockname(fd, false);
+      header = proxyHeader(pp, ip, port, local?.[0] ?? '', local?.[1] ?? 0);
+    }
+    this.startNative(session, fd, header, true, () => relay.closeFd(fd, true));
+  }
+
+  /** A session on the relay for a client fd (owned: the relay's own accept); `refuse` lets go of the client when it cannot start. */
+  private startNative(session: TcpSession, fd: number, header: Buffer | null, owned: boolean, refuse: () => void): void {
+    let path: NativePath;
+    try {
+      path = new NativePath(tcpRelay!, session, fd, header, owned);
+    } catch (err) {
+      refuse();
+      session.failStart((err as NodeJS.ErrnoException).code ?? 'EINVAL');
+      return;
+    }
+    session.start(path);
+  }
+
   private readonly onConnection = (socket: Socket): void => {
     const rawIp = socket.remoteAddress;
     if (rawIp === undefined) {
@@ -153,43 +257,22 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
       letGo(socket, false);
       return;
     }
-    this.accepted++;
-    const ip = normaliseIp(rawIp);
     const port = socket.remotePort ?? 0;
-    const why = this.admitClient(rawIp, socket.remoteFamily ?? 'IPv4', this.sessions.size);
-    if (why !== null) {
-      letGo(socket, false);
-      this.logDenied(ip, port, why);
+    const session = this.admit(rawIp, socket.remoteFamily ?? 'IPv4', port);
+    if (typeof session === 'string') {
+      letGo(socket, session === 'reset');
       return;
     }
-    if (!fdBudget.tryTake(SESSION_FDS)) {
-      this.budget.release();
-      letGo(socket, true);
-      this.refusedLocally('EMFILE');
-      return;
-    }
-    const session = new TcpSession(this, this.pool, ip, port);
-    this.sessions.add(session);
-    this.connecting.add(session);
-    this.sessionsTotal++;
     const pp = this.config.proxyProtocol;
-    const header = pp === 'off' ? null : proxyHeaderOf(socket, pp);
+    const header = pp === 'off' ? null : proxyHeader(pp, rawIp, port, socket.localAddress ?? '', socket.localPort ?? 0);
     const fd = this.datapath === 'native' ? socketFd(socket) : -1;
     if (fd < 0) {
       session.start(new PortablePath(session, socket, header));
       return;
     }
-    let path: NativePath;
-    try {
-      path = new NativePath(tcpRelay!, session, fd, header);
-    } catch (err) {
-      letGo(socket, true);
-      session.failStart((err as NodeJS.ErrnoException).code ?? 'EINVAL');
-      return;
-    }
+    this.startNative(session, fd, header, false, () => letGo(socket, true));
     // The relay holds its own copy of the fd: the net.Socket closes only its descriptor.
-    letGo(socket, false);
-    session.start(path);
+    if (!socket.destroyed) letGo(socket, false);
   };
 
   private logDenied(ip: string, port: number, why: string): void {
@@ -228,9 +311,9 @@ export class TcpListener extends PathListener implements TcpSessionOwner {
 }
 
 /** The PROXY header for an accepted client: its address as accepted, and the address it reached. */
-function proxyHeaderOf(socket: Socket, version: 'v1' | 'v2'): Buffer {
-  const src = { ip: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-  const dst = { ip: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+function proxyHeader(version: 'v1' | 'v2', ip: string, port: number, localIp: string, localPort: number): Buffer {
+  const src = { ip, port };
+  const dst = { ip: localIp, port: localPort };
   return version === 'v1' ? encodeProxyV1(src, dst) : encodeProxyV2(src, dst, 'stream');
 }
 

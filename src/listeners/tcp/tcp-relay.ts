@@ -1,7 +1,8 @@
 // The native TCP relay: lb's own addon (native/tcp_relay.cc, built by `npm ci`) moves a
 // session's bytes between its two sockets on the event loop without a trip into JavaScript
 // per chunk. JavaScript keeps accept, admission, backend choice, retries, timeouts, counters
-// and logs; the addon calls back three times at most per connect attempt (connected, connect
+// and logs (accept itself is the relay's where lb owns the listening socket; see
+// tcp-listener.ts); the addon calls back three times at most per connect attempt (connected, connect
 // failed, ended) instead of about seven times per connection plus twice per request.
 //
 // `tcpRelay` is null when the addon did not build or load (`tcpRelayReason` says why); TCP
@@ -11,9 +12,19 @@ import { loadAddon } from '../native-addon.js';
 /** The addon's calls, as native/tcp_relay.cc defines them. */
 interface Addon {
   readonly HELD_MAX: number;
-  init(stats: Float64Array, callback: (id: number, event: number, a: number, b: number) => void): void;
-  /** A session for a duplicate of an accepted client's fd (the caller closes its own); throws. */
-  open(fd: number, header: Buffer | null): number;
+  init(stats: Float64Array, callback: (id: number, event: number, a: number, b: number) => void, accepted: (lid: number, fd: number, ip: string, port: number) => void): void;
+  /** A session for an accepted client's fd: owned (the relay accepted it), or a duplicate of it (the caller closes its own); throws. */
+  open(fd: number, header: Buffer | null, owned: boolean): number;
+  /** A listening socket in the relay's epoll set (family 0: every interface, dual-stack); throws an errno error. */
+  listen(family: 0 | 4 | 6, host: string, port: number, backlog: number): number;
+  /** Take clients again after an accept failure paused the listener. */
+  resume(lid: number): void;
+  /** Close the listening socket. */
+  unlisten(lid: number): void;
+  /** A listener's bound address (isListener) or an fd's local address. */
+  sockname(n: number, isListener: boolean): [string, number] | null;
+  /** Close an accepted fd lb does not keep (with RST when `reset`). */
+  closeFd(fd: number, reset: boolean): void;
   /** Connect to an IP literal; 0 or a negative errno. Drops an attempt still in flight. */
   dial(id: number, family: 4 | 6, host: string, port: number): number;
   /** Drop the connect attempt in flight (its events are not delivered). */
@@ -48,13 +59,22 @@ export interface RelayOwner {
   relayEvent(event: number, a: number, b: number): void;
 }
 
-export type TcpRelay = Pick<Addon, 'dial' | 'abort' | 'local'> & {
+/** A listening socket's owner: told of each accepted client, or of lb's own accept failure. */
+export interface AcceptOwner {
+  /** `fd` >= 0: a client at ip:port, the owner's to open() or closeFd(); < 0: -errno, the listener is paused until resume(). */
+  onAccept(fd: number, ip: string, port: number): void;
+}
+
+export type TcpRelay = Pick<Addon, 'dial' | 'abort' | 'local' | 'resume' | 'sockname' | 'closeFd'> & {
   /** Bytes held per direction at most (lb's high-water mark). */
   readonly heldMax: number;
   /** The shared stats array: a session's last counters while its "ended" event runs. */
   readonly last: Float64Array;
   /** Addon.open, with the session's events going to `owner`. */
-  open(owner: RelayOwner, fd: number, header: Buffer | null): number;
+  open(owner: RelayOwner, fd: number, header: Buffer | null, owned: boolean): number;
+  /** Addon.listen, with accepted clients going to `owner`. */
+  listen(owner: AcceptOwner, family: 0 | 4 | 6, host: string, port: number, backlog: number): number;
+  unlisten(lid: number): void;
   close(id: number, reset: boolean): Float64Array;
   /** The session's counters (a shared array, valid until the next call). */
   stats(id: number): Float64Array;
@@ -66,24 +86,45 @@ function load(): { relay: TcpRelay; reason: null } | { relay: null; reason: stri
   const addon = loaded.addon;
   const stats = new Float64Array(6);
   const owners: (RelayOwner | undefined)[] = [];
+  const acceptors: (AcceptOwner | undefined)[] = [];
   try {
-    addon.init(stats, (id, event, a, b) => {
-      const owner = owners[id];
-      // An ended session's id is free again once this returns.
-      if (event === EV_ENDED) owners[id] = undefined;
-      owner?.relayEvent(event, a, b);
-    });
+    addon.init(
+      stats,
+      (id, event, a, b) => {
+        const owner = owners[id];
+        // An ended session's id is free again once this returns.
+        if (event === EV_ENDED) owners[id] = undefined;
+        owner?.relayEvent(event, a, b);
+      },
+      (lid, fd, ip, port) => {
+        const owner = acceptors[lid];
+        if (owner !== undefined) owner.onAccept(fd, ip, port);
+        else if (fd >= 0) addon.closeFd(fd, true);
+      },
+    );
   } catch (err) {
     return { relay: null, reason: `init failed: ${(err as Error).message}` };
   }
   const relay: TcpRelay = {
     heldMax: addon.HELD_MAX,
     last: stats,
-    open(owner, fd, header) {
-      const id = addon.open(fd, header);
+    open(owner, fd, header, owned) {
+      const id = addon.open(fd, header, owned);
       owners[id] = owner;
       return id;
     },
+    listen(owner, family, host, port, backlog) {
+      const lid = addon.listen(family, host, port, backlog);
+      acceptors[lid] = owner;
+      return lid;
+    },
+    unlisten(lid) {
+      acceptors[lid] = undefined;
+      addon.unlisten(lid);
+    },
+    resume: addon.resume,
+    sockname: addon.sockname,
+    closeFd: addon.closeFd,
     dial: addon.dial,
     abort: addon.abort,
     local: addon.local,
