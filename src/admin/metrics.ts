@@ -98,6 +98,10 @@ export function createMetrics(runtime: AdminTarget): InstanceType<typeof Registr
   backendMetric('counter', 'lb_backend_connect_failures_total', 'Failed connects to the backend while serving clients.', (b) => b.connectFailures);
   backendMetric('gauge', 'lb_backend_up', '1 when the backend takes new sessions (state up), else 0.', (b) => (b.state === 'up' ? 1 : 0));
   backendMetric('gauge', 'lb_backend_weight', 'Configured weight.', (b) => b.weight);
+  backendMetric('gauge', 'lb_backend_effective_weight', 'Weight the selectors use: the configured weight scaled by an agent\'s percentage.', (b) => b.effectiveWeight);
+  metric('gauge', 'lb_backend_utilization', 'Utilization 0.0-1.0 the backend reported ([pools.NAME.load]); no sample while unknown.', ['pool', 'backend'], (put) => {
+    for (const { pool, b } of backends()) if (b.utilization !== null) put({ pool, backend: b.key }, b.utilization);
+  });
   metric('gauge', 'lb_backend_state', '1 for the backend\'s current state (up, down, draining), 0 for the others.', ['pool', 'backend', 'state'], (put) => {
     for (const { pool, b } of backends()) for (const state of ['up', 'down', 'draining']) put({ pool, backend: b.key, state }, b.state === state ? 1 : 0);
   });

@@ -8,6 +8,12 @@ export interface BackendStatus {
   address: string;
   state: 'up' | 'down' | 'draining';
   weight: number;
+  /** The weight selectors use (an agent's percentage applied). */
+  effective_weight: number;
+  /** Server-reported utilization 0.0–1.0, null while unknown. */
+  utilization: number | null;
+  /** What an agent said: ready, drain or maint. */
+  agent_state: 'ready' | 'drain' | 'maint';
   active: number;
   total: number;
   bytes_in: number;
@@ -15,7 +21,7 @@ export interface BackendStatus {
   connect_failures: number;
   removed: boolean;
   /** `result`: pass / fail (counted toward rise and fall), or local_error (lb's own resources; `detail` is the errno). */
-  last_check: { ok: boolean; result: 'pass' | 'fail' | 'local_error'; at: string; detail: string; duration_ms: number } | null;
+  last_check: { ok: boolean; result: 'pass' | 'fail' | 'local_error'; at: string; detail: string; duration_ms: number; role?: 'primary' | 'replica' } | null;
 }
 
 export interface StatusDoc {
@@ -85,6 +91,9 @@ export function buildStatus(runtime: AdminTarget, version: string): StatusDoc {
         address: b.key,
         state: b.state,
         weight: b.weight,
+        effective_weight: b.effectiveWeight,
+        utilization: b.utilization,
+        agent_state: b.agentState,
         active: b.active,
         total: b.total,
         bytes_in: b.bytesIn,

@@ -38,11 +38,12 @@ export function renderStatus(doc: StatusDoc): string {
     out.push('');
     out.push(`pool ${p.name} (${p.algorithm}${p.health ? ', health checked' : ''}): ${p.up} of ${p.backends.length} up`);
     out.push(renderTable(
-      ['backend', 'state', 'weight', 'active', 'total', 'bytes in', 'bytes out', 'last check'],
+      ['backend', 'state', 'weight', 'util', 'active', 'total', 'bytes in', 'bytes out', 'last check'],
       p.backends.map((b) => [
         b.address + (b.removed ? ' (removed)' : ''),
-        b.state,
-        b.weight,
+        b.state + (b.agent_state !== undefined && b.agent_state !== 'ready' ? ` (agent ${b.agent_state})` : ''),
+        b.effective_weight === undefined || b.effective_weight === b.weight ? b.weight : `${b.weight}→${Number(b.effective_weight.toFixed(2))}`,
+        b.utilization === null || b.utilization === undefined ? '-' : `${Math.round(b.utilization * 100)}%`,
         b.active,
         b.total,
         formatBytes(b.bytes_in),

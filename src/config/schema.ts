@@ -5,7 +5,7 @@
 import { isHostname } from './address.js';
 import { describeValue } from './parsed.js';
 import type { Parse, SectionSpec } from './reader.js';
-import { ALGORITHMS, DATAPATHS, HASH_KEYS, HEALTH_TYPES, LOG_LEVELS, ON_DOWN, PROTOCOLS, PROXY_PROTOCOLS, REQUIRE_ROLES } from './types.js';
+import { ALGORITHMS, DATAPATHS, HASH_KEYS, HEALTH_TYPES, LOAD_SOURCES, LOG_LEVELS, ON_DOWN, PROTOCOLS, PROXY_PROTOCOLS, REQUIRE_ROLES } from './types.js';
 
 /** lb's own key types, beside the reader's. */
 export const KEY_TYPES = {
@@ -40,7 +40,7 @@ export const KEY_TYPES = {
   },
 } satisfies Readonly<Record<string, Parse>>;
 
-type Section = SectionSpec<keyof typeof KEY_TYPES, 'root' | 'global' | 'admin' | 'listener' | 'route' | 'rate-limit' | 'pool' | 'backend' | 'health'>;
+type Section = SectionSpec<keyof typeof KEY_TYPES, 'root' | 'global' | 'admin' | 'listener' | 'route' | 'rate-limit' | 'pool' | 'backend' | 'health' | 'load'>;
 
 /** Highest value accepted for max_connections keys: a sanity bound, far above any fd limit. */
 export const MAX_CONNECTIONS_LIMIT = 10_000_000;
@@ -162,6 +162,7 @@ export const POOL: Section = {
     },
     { key: 'backends', type: 'sections', section: 'backend', required: true, doc: 'Array of inline tables { address = "HOST:PORT", weight = 1 }; at least one.' },
     { key: 'health', type: 'section', section: 'health', doc: '[pools.NAME.health]; without it every backend counts as up.' },
+    { key: 'load', type: 'section', section: 'load', doc: '[pools.NAME.load]; server-reported load; without it utilization is unknown.' },
   ],
 };
 
@@ -204,5 +205,20 @@ export const HEALTH: Section = {
   ],
 };
 
+export const LOAD: Section = {
+  name: 'load',
+  path: 'pools.NAME.load',
+  doc: 'Server-reported load of each backend every interval: utilization 0.0–1.0, and from an agent a weight percentage and a state.',
+  keys: [
+    {
+      key: 'source', type: 'enum', values: LOAD_SOURCES, required: true,
+      doc: 'postgres, mysql, redis: client connections over the server\'s maximum, with the [health] section\'s credentials; agent: HAProxy\'s agent-check protocol; http: GET path answering {"utilization": 0.0..1.0}.',
+    },
+    { key: 'interval', type: 'duration', default: '2s', min: 100, doc: 'Time between two reads of one backend (±10% jitter).' },
+    { key: 'port', type: 'integer', min: 1, max: 65535, doc: 'agent (required), http: where to ask; unset: the backend\'s port.' },
+    { key: 'path', type: 'http-path', default: '/load', doc: 'http: the path of the GET.' },
+  ],
+};
+
 /** Every section, in file order. */
-export const SECTIONS: readonly Section[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, RATE_LIMIT, POOL, BACKEND, HEALTH];
+export const SECTIONS: readonly Section[] = [ROOT, GLOBAL, ADMIN, LISTENER, ROUTE, RATE_LIMIT, POOL, BACKEND, HEALTH, LOAD];

@@ -13,6 +13,8 @@ export const PROXY_PROTOCOLS = ['off', 'v1', 'v2'] as const;
 export const DATAPATHS = ['auto', 'native', 'portable'] as const;
 /** What a health check speaks. */
 export const HEALTH_TYPES = ['tcp', 'postgres', 'mysql', 'redis', 'http'] as const;
+/** Where a pool's server-reported load comes from. */
+export const LOAD_SOURCES = ['postgres', 'mysql', 'redis', 'agent', 'http'] as const;
 /** The role a health check requires of a backend. */
 export const REQUIRE_ROLES = ['any', 'primary', 'replica'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,6 +26,7 @@ export type ProxyProtocol = (typeof PROXY_PROTOCOLS)[number];
 export type Datapath = (typeof DATAPATHS)[number];
 export type HealthType = (typeof HEALTH_TYPES)[number];
 export type RequireRole = (typeof REQUIRE_ROLES)[number];
+export type LoadSource = (typeof LOAD_SOURCES)[number];
 
 /** A parsed `HOST:PORT`. `host` has no brackets; `''` means all interfaces (bind `:PORT`). */
 export interface Address {
@@ -121,6 +124,16 @@ export interface HealthConfig {
   readonly expectStatus: number;
 }
 
+/** [pools.NAME.load]: utilization (and, from an agent, weight and state) read from each backend. */
+export interface LoadConfig {
+  readonly source: LoadSource;
+  readonly intervalMs: number;
+  /** agent, http: where to ask; unset: the backend's port (http only; agent requires it). */
+  readonly port?: number;
+  /** http: the path of the GET answering {"utilization": 0.0..1.0}. */
+  readonly path: string;
+}
+
 export interface PoolConfig {
   readonly name: string;
   readonly algorithm: Algorithm;
@@ -129,6 +142,7 @@ export interface PoolConfig {
   readonly onDown: OnDown;
   readonly backends: readonly BackendConfig[];
   readonly health?: HealthConfig;
+  readonly load?: LoadConfig;
 }
 
 export interface Config {

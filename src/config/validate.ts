@@ -16,6 +16,8 @@ import {
   type HashKey,
   type HealthConfig,
   type HealthType,
+  type LoadConfig,
+  type LoadSource,
   type RequireRole,
   type ListenerConfig,
   type LogLevel,
@@ -33,7 +35,7 @@ import { ProblemList } from './problems.js';
 import { isTable, SchemaReader, suggest, type SectionValues, type Table } from './reader.js';
 import { readRegularFile } from './regular-file.js';
 import { Secret } from './secret.js';
-import { ADMIN, BACKEND, GLOBAL, HEALTH, KEY_TYPES, LISTENER, POOL, RATE_LIMIT, ROOT, ROUTE } from './schema.js';
+import { ADMIN, BACKEND, GLOBAL, HEALTH, KEY_TYPES, LISTENER, LOAD, POOL, RATE_LIMIT, ROOT, ROUTE } from './schema.js';
 
 export { formatProblem } from './problems.js';
 
@@ -226,6 +228,7 @@ class Validator extends SchemaReader {
       else this.problems.error([...path, 'backends', index, 'address'], `duplicate backend "${value.address.text}" (also backends[${first}])`);
     }
     const health = raw['health'] === undefined ? undefined : this.health(raw['health'], [...path, 'health']);
+    const load = raw['load'] === undefined ? undefined : this.load(raw['load'], [...path, 'load'], health);
     return {
       name,
       algorithm: v.get('algorithm') as Algorithm,
@@ -234,7 +237,27 @@ class Validator extends SchemaReader {
       onDown: v.get('on_down') as OnDown,
       backends: read.map((r) => r.value),
       ...(health === undefined ? {} : { health }),
+      ...(load === undefined ? {} : { load }),
     };
+  }
+
+  load(raw: unknown, path: KeyPath, health: HealthConfig | undefined): LoadConfig | undefined {
+    const v = this.section(LOAD, raw, path);
+    if (v === undefined) return undefined;
+    const source = v.get('source') as LoadSource | undefined;
+    if (source === undefined) return undefined;
+    const port = v.get('port') as number | undefined;
+    const at = (key: string): KeyPath => [...path, key];
+    if (source === 'postgres' || source === 'mysql' || source === 'redis') {
+      // The server's own figures, read by logging in as the health check does.
+      if (health?.type !== source) {
+        this.problems.error(at('source'), `source "${source}" logs in with the [health] section's credentials: set type = "${source}" there (got ${health === undefined ? 'no [health] section' : `type "${health.type}"`})`);
+      }
+      if (v.written.has('port')) this.problems.error(at('port'), `port is for source agent or http, not "${source}" (it reads the backend's own port)`);
+    }
+    if (source === 'agent' && port === undefined && !v.invalid.has('port')) this.problems.error(at('source'), 'source "agent" needs port: where the agent listens');
+    if (v.written.has('path') && source !== 'http') this.problems.error(at('path'), `path is for source http, not "${source}"`);
+    return { source, intervalMs: v.get('interval') as number, ...(port === undefined ? {} : { port }), path: v.get('path') as string };
   }
 
   backend(raw: Table, path: KeyPath): BackendConfig | undefined {

@@ -21,6 +21,15 @@ export interface Verdict {
   readonly role?: Role;
   /** Utilization 0.0–1.0 the server reported, when the check asked. */
   readonly utilization?: number;
+  /** What an agent (HAProxy's agent-check protocol) said. */
+  readonly agent?: AgentWords;
+}
+
+/** An agent's reply: a weight percentage, a state, a health word; each when it was said. */
+export interface AgentWords {
+  readonly weightPercent?: number;
+  readonly state?: 'ready' | 'drain' | 'maint';
+  readonly down?: boolean;
 }
 
 export interface Dialogue {
@@ -34,6 +43,8 @@ export interface Dialogue {
    * returns a failing verdict; it never throws on what the server sends.
    */
   step(received: Buffer, write: (b: Buffer) => void): Verdict | null | Promise<Verdict | null>;
+  /** The server closed before a verdict: the verdict the bytes so far make, or null (a failure). */
+  atEnd?(received: Buffer): Verdict | null;
 }
 
 export interface ConversationTarget {
@@ -44,7 +55,7 @@ export interface ConversationTarget {
   readonly localAddress?: string;
 }
 
-export type CheckResult = ProbeResult & { readonly role?: Role; readonly utilization?: number };
+export type CheckResult = ProbeResult & { readonly role?: Role; readonly utilization?: number; readonly agent?: AgentWords };
 
 export function converse(target: ConversationTarget, dialogue: Dialogue, signal?: AbortSignal): Promise<CheckResult> {
   const started = performance.now();
@@ -65,7 +76,12 @@ export function converse(target: ConversationTarget, dialogue: Dialogue, signal?
       socket.resume();
     };
     const finish = probeEnd(started, target.timeoutMs, 'timeout', signal, release, (r) => {
-      resolve(verdict === null ? r : { ...r, ...(verdict.role === undefined ? {} : { role: verdict.role }), ...(verdict.utilization === undefined ? {} : { utilization: verdict.utilization }) });
+      const v: Verdict | null = verdict;
+      resolve(
+        v === null
+          ? r
+          : { ...r, ...(v.role === undefined ? {} : { role: v.role }), ...(v.utilization === undefined ? {} : { utilization: v.utilization }), ...(v.agent === undefined ? {} : { agent: v.agent }) },
+      );
     });
     const decide = (v: Verdict): void => {
       verdict = v;
@@ -103,7 +119,11 @@ export function converse(target: ConversationTarget, dialogue: Dialogue, signal?
       received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
       void advance();
     });
-    socket.on('end', () => finish(false, received.length === 0 ? 'closed without reply' : 'closed mid-reply'));
+    socket.on('end', () => {
+      const last = verdict === null && !busy ? (dialogue.atEnd?.(received) ?? null) : null;
+      if (last !== null) decide(last);
+      else finish(false, received.length === 0 ? 'closed without reply' : 'closed mid-reply');
+    });
     socket.on('close', () => finish(false, 'closed'));
   });
 }

@@ -8,6 +8,20 @@ import type { EndReason } from '../log/end-reason.js';
 
 export type BackendState = 'up' | 'down' | 'draining';
 
+/** What an HAProxy-style agent said of a backend's state: `drain` and `maint` take no new sessions. */
+export type AgentState = 'ready' | 'drain' | 'maint';
+
+/** One reading of [pools.NAME.load]: fields left out were not reported and keep their value. */
+export interface LoadReport {
+  /** 0.0–1.0, or null: the read failed, so the load is unknown. */
+  readonly utilization: number | null;
+  /** An agent's weight percentage (0–100): effective weight = weight × percent / 100. */
+  readonly weightPercent?: number;
+  readonly agentState?: AgentState;
+  /** An agent's `down` (true) or `up` (false). */
+  readonly agentDown?: boolean;
+}
+
 /** What a backend needs of a session to close it (on_down = close, drain deadline). */
 export interface Closable {
   close(reason: EndReason, detail?: string): void;
@@ -56,6 +70,12 @@ export class Backend {
   lastCheck: LastCheck | null = null;
   checksPassed = 0;
   checksFailed = 0;
+  /** Server-reported utilization 0.0–1.0 ([pools.NAME.load]); null while unknown. */
+  utilization: number | null = null;
+  /** An agent's weight percentage; null: none reported (100%). */
+  weightPercent: number | null = null;
+  agentState: AgentState = 'ready';
+  agentDown = false;
 
   constructor(address: Address, weight: number, healthy = true) {
     this.key = address.text;
@@ -65,8 +85,14 @@ export class Backend {
     this.state = healthy ? 'up' : 'down';
   }
 
-  /** The state `healthy` and `draining` imply. */
+  /** The weight selectors use: the configured weight scaled by an agent's percentage. */
+  get effectiveWeight(): number {
+    return this.weightPercent === null ? this.weight : (this.weight * this.weightPercent) / 100;
+  }
+
+  /** The state `healthy`, `draining` and an agent's word imply. */
   computeState(): BackendState {
-    return this.draining ? 'draining' : this.healthy ? 'up' : 'down';
+    if (this.draining || this.agentState !== 'ready') return 'draining';
+    return this.healthy && !this.agentDown ? 'up' : 'down';
   }
 }

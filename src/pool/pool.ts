@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import type { Logger } from '../log/logger.js';
 import type { PoolConfig } from '../config/types.js';
-import { Backend, type Closable } from './backend.js';
+import { Backend, type Closable, type LoadReport } from './backend.js';
 import type { PickContext, Selector } from './selectors/selector.js';
 import { createSelector } from './selectors/registry.js';
 import { isLocalError } from '../local-errors.js';
@@ -30,6 +30,8 @@ export interface PoolLink {
   connectFailed?(pool: string, key: string, detail: string): void;
   /** Health of `key` flipped here (the supervisor tells every worker). */
   healthChanged?(pool: string, key: string, healthy: boolean, why: string): void;
+  /** A load reading of `key` here (the supervisor tells every worker). */
+  loadReported?(pool: string, key: string, report: LoadReport): void;
   /** The admin drained or enabled `key` here (the supervisor tells every worker). */
   backendAction?(pool: string, key: string, action: 'drain' | 'enable'): void;
 }
@@ -135,6 +137,23 @@ export class Pool {
     this.updateState(b, why);
     this.link?.healthChanged?.(this.name, b.key, healthy, why);
     if (!healthy && this.config.onDown === 'close' && b.sessions.size > 0) this.closeSpread(b);
+  }
+
+  /**
+   * A reading of [pools.NAME.load] for `b`: utilization for the selectors and /status, and an
+   * agent's weight and state. The selector is rebuilt only when the effective weight or the
+   * state changed. O(n) then, O(1) otherwise.
+   */
+  loadReported(b: Backend, r: LoadReport): void {
+    const weight = b.effectiveWeight;
+    b.utilization = r.utilization;
+    if (r.weightPercent !== undefined) b.weightPercent = r.weightPercent;
+    if (r.agentState !== undefined) b.agentState = r.agentState;
+    if (r.agentDown !== undefined) b.agentDown = r.agentDown;
+    const state = b.state;
+    this.updateState(b, `agent ${b.agentDown ? 'down' : b.agentState}`, false);
+    if (state !== b.state || weight !== b.effectiveWeight) this.refresh();
+    this.link?.loadReported?.(this.name, b.key, r);
   }
 
   /** Admin: stop sending new sessions to `key`; open ones live until drain_timeout. */

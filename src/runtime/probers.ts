@@ -7,6 +7,7 @@
 import type { Config, HealthConfig } from '../config/types.js';
 import type { Pool } from '../pool/pool.js';
 import { Prober, tcpBackendProbe, udpBackendProbe } from '../health/prober.js';
+import { LoadReader } from '../health/load-reader.js';
 
 interface Wired {
   readonly prober: Prober;
@@ -16,6 +17,8 @@ interface Wired {
 
 export class Probers {
   private readonly wired = new Map<Pool, Wired>();
+  /** The load reader of each pool with a [load] section. */
+  private readonly loads = new Map<Pool, LoadReader>();
 
   /** `enabled` false: a follower process, whose health comes from its supervisor. */
   constructor(private readonly enabled: boolean) {}
@@ -27,11 +30,12 @@ export class Probers {
    */
   sync(pool: Pool, config: Config): void {
     if (!this.enabled) return;
+    this.syncLoad(pool);
     const health = pool.config.health;
     const w = this.wired.get(pool);
     if (health === undefined) {
       if (w === undefined) return;
-      this.stop(pool);
+      this.stopProber(pool);
       // Without a health check every backend counts as up (SPEC).
       for (const b of pool.backends) if (!b.healthy) pool.healthChanged(b, true, 'health check removed');
       return;
@@ -43,15 +47,43 @@ export class Probers {
       return;
     }
     // New, or another kind of probe: a fresh prober starts from each backend's current health.
-    if (w !== undefined) this.stop(pool);
+    if (w !== undefined) this.stopProber(pool);
     const prober = new Prober(health, pool, { probe: kind.startsWith('udp') ? udpBackendProbe : tcpBackendProbe });
     this.wired.set(pool, { prober, kind });
     pool.passiveHealth = prober;
     prober.sync();
   }
 
-  /** Stop probing `pool` (it left the config, or lb stops); in-flight probes are aborted. */
+  /** Bring `pool`'s load reader in line with its [load] section (none: stop it; readings stay as they were). */
+  private syncLoad(pool: Pool): void {
+    const load = pool.config.load;
+    const reader = this.loads.get(pool);
+    if (load === undefined) {
+      if (reader === undefined) return;
+      reader.stop();
+      this.loads.delete(pool);
+      // No source any more: unknown load, full weight, and no agent's word in force.
+      for (const b of pool.backends) pool.loadReported(b, { utilization: null, weightPercent: 100, agentState: 'ready', agentDown: false });
+      return;
+    }
+    if (reader !== undefined) {
+      reader.reconfigure(load, pool.config.health);
+      reader.sync();
+      return;
+    }
+    const fresh = new LoadReader(load, pool.config.health, pool);
+    this.loads.set(pool, fresh);
+    fresh.sync();
+  }
+
+  /** Stop probing and reading `pool` (it left the config, or lb stops); in-flight probes are aborted. */
   stop(pool: Pool): void {
+    this.loads.get(pool)?.stop();
+    this.loads.delete(pool);
+    this.stopProber(pool);
+  }
+
+  private stopProber(pool: Pool): void {
     const w = this.wired.get(pool);
     if (w === undefined) return;
     w.prober.stop();
@@ -60,7 +92,7 @@ export class Probers {
   }
 
   stopAll(): void {
-    for (const pool of [...this.wired.keys()]) this.stop(pool);
+    for (const pool of new Set([...this.wired.keys(), ...this.loads.keys()])) this.stop(pool);
   }
 }
 

@@ -80,7 +80,7 @@ t.test('healthz, status, metrics', async (t) => {
   t.equal(doc.pools[0]!.name, 'p');
   t.equal(doc.pools[0]!.backends.length, 2);
   for (const be of doc.pools[0]!.backends) {
-    t.same(Object.keys(be).sort(), ['active', 'address', 'bytes_in', 'bytes_out', 'connect_failures', 'last_check', 'removed', 'state', 'total', 'weight']);
+    t.same(Object.keys(be).sort(), ['active', 'address', 'agent_state', 'bytes_in', 'bytes_out', 'connect_failures', 'effective_weight', 'last_check', 'removed', 'state', 'total', 'utilization', 'weight']);
     t.equal(be.state, 'up');
   }
   t.equal(doc.pools[0]!.backends.reduce((n, x) => n + x.total, 0), 1);

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { CONFIG_MAX_BYTES, loadConfigFile, parseConfigText, type LoadResult } from '../../src/config/load.js';
 import { formatProblem, summarize } from '../../src/config/validate.js';
 import type { ConfigProblem } from '../../src/config/types.js';
-import { ADMIN, BACKEND, GLOBAL, HEALTH, LISTENER, POOL, RATE_LIMIT, ROOT, ROUTE } from '../../src/config/schema.js';
+import { ADMIN, BACKEND, GLOBAL, HEALTH, LISTENER, LOAD, POOL, RATE_LIMIT, ROOT, ROUTE } from '../../src/config/schema.js';
 import type { KeySpec, SectionSpec } from '../../src/config/reader.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,7 +94,7 @@ t.test('random text never throws and always gives a sound outcome', async (t) =>
 type Value = string | number | boolean | Value[] | { [key: string]: Value };
 
 const SECTIONS: Readonly<Record<string, SectionSpec>> = {
-  root: ROOT, global: GLOBAL, admin: ADMIN, listener: LISTENER, route: ROUTE, 'rate-limit': RATE_LIMIT, pool: POOL, backend: BACKEND, health: HEALTH,
+  root: ROOT, global: GLOBAL, admin: ADMIN, listener: LISTENER, route: ROUTE, 'rate-limit': RATE_LIMIT, pool: POOL, backend: BACKEND, health: HEALTH, load: LOAD,
 };
 /** Few names, so that listeners and pools refer to each other often enough to validate. */
 const NAMES = ['pg', 'web', 'p', 'a.b', 'x y', '', 'pg'] as const;

@@ -85,3 +85,19 @@ t.test('bad configs are errors with line:col', async (t) => {
   t.same(problems(file(['type = "http"', 'path = "/health"'], 'udp')), []);
   t.same(problems(file(['type = "redis"'])), []);
 });
+
+t.test('[load]: sources and their problems', async (t) => {
+  const withLoad = (health: string[], load: string[]): string => `${file(health)}[pools.pg.load]\n${load.join('\n')}\n`;
+  const r = parseConfigText(withLoad(['type = "postgres"', 'user = "u"'], ['source = "postgres"']), 'x.toml');
+  t.ok(r.ok);
+  if (r.ok) t.same(r.config.pools[0]!.load, { source: 'postgres', intervalMs: 2000, path: '/load' });
+  t.same(problems(withLoad(['type = "postgres"', 'user = "u"'], ['source = "agent"', 'port = 5555'])), []);
+  t.same(problems(withLoad(['interval = "2s"'], ['source = "http"', 'path = "/metrics/load"'])), []);
+  // [health] starts at line 8 and has its lines; [pools.pg.load] follows it.
+  t.same(problems(withLoad(['interval = "2s"'], ['interval = "1s"'])), ['x.toml:10:1: pools.pg.load.source: required key is missing']);
+  t.same(problems(withLoad(['interval = "2s"'], ['source = "mysql"'])), ['x.toml:11:1: pools.pg.load.source: source "mysql" logs in with the [health] section\'s credentials: set type = "mysql" there (got type "tcp")']);
+  t.same(problems(withLoad(['interval = "2s"'], ['source = "agent"'])), ['x.toml:11:1: pools.pg.load.source: source "agent" needs port: where the agent listens']);
+  t.same(problems(withLoad(['type = "redis"'], ['source = "redis"', 'port = 1'])), ['x.toml:12:1: pools.pg.load.port: port is for source agent or http, not "redis" (it reads the backend\'s own port)']);
+  t.same(problems(withLoad(['interval = "2s"'], ['source = "agent"', 'port = 1', 'path = "/x"'])), ['x.toml:13:1: pools.pg.load.path: path is for source http, not "agent"']);
+  t.same(problems(withLoad(['interval = "2s"'], ['source = "http"', 'interval = "10ms"'])), ['x.toml:12:1: pools.pg.load.interval: must be at least 100ms (got "10ms")']);
+});

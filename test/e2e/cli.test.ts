@@ -178,7 +178,7 @@ t.test('lb status: tables from a running lb; exit 1 when unreachable', async (t)
   t.match(r.stdout, /listener\s+protocol\s+bind\s+pool\s+active\s+total/);
   t.match(r.stdout, new RegExp(`front\\s+tcp\\s+127\\.0\\.0\\.1:${port}\\s+p\\s+0\\s+1`));
   t.match(r.stdout, /pool p \(round-robin\): 1 of 1 up/);
-  t.match(r.stdout, new RegExp(`127\\.0\\.0\\.1:${echo.port}\\s+up\\s+1\\s+0\\s+1\\s+12 B\\s+12 B`));
+  t.match(r.stdout, new RegExp(`127\\.0\\.0\\.1:${echo.port}\\s+up\\s+1\\s+-\\s+0\\s+1\\s+12 B\\s+12 B`));
   lb.child.kill('SIGTERM');
   t.equal(await lb.exited, 0);
   const gone = await runLb(['status', '--admin', String(adminLine.bind)]);

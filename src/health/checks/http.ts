@@ -33,3 +33,41 @@ export function httpDialogue(c: HttpCheck): Dialogue {
     },
   };
 }
+
+/** A JSON body longer than this is not a load answer. */
+const LOAD_BODY_MAX = 16 * 1024;
+
+/**
+ * [pools.NAME.load] source "http": GET path, status 200, a JSON body with a number
+ * "utilization" in 0.0–1.0. The body is read to its Content-Length, or until the server
+ * closes (the request says Connection: close).
+ */
+export function httpLoadDialogue(c: Omit<HttpCheck, 'expectStatus'>): Dialogue {
+  const judge = (b: Buffer, ended: boolean): Verdict | null => {
+    const head = b.indexOf('\r\n\r\n');
+    if (head < 0) return b.length > STATUS_LINE_MAX ? failed(`response head longer than ${STATUS_LINE_MAX} bytes`) : null;
+    const lines = b.toString('latin1', 0, head).split('\r\n');
+    const m = STATUS_LINE.exec(lines[0]!);
+    if (m === null) return failed(`not an HTTP status line: ${JSON.stringify(lines[0]!.slice(0, 64))}`);
+    if (m[1] !== '200') return failed(`status ${m[1]}, want 200`);
+    const lengthLine = lines.find((l) => /^content-length:/i.test(l));
+    const length = lengthLine === undefined ? null : Number(lengthLine.slice(lengthLine.indexOf(':') + 1).trim());
+    if (length !== null && !(Number.isInteger(length) && length >= 0 && length <= LOAD_BODY_MAX)) return failed('bad or too large Content-Length');
+    const body = b.subarray(head + 4);
+    if (length !== null ? body.length < length : !ended) return body.length > LOAD_BODY_MAX ? failed(`body longer than ${LOAD_BODY_MAX} bytes`) : null;
+    let u: unknown;
+    try {
+      u = (JSON.parse(body.toString('utf8', 0, length ?? body.length)) as { utilization?: unknown } | null)?.utilization;
+    } catch {
+      return failed('body is not JSON');
+    }
+    if (typeof u !== 'number' || !(u >= 0 && u <= 1)) return failed(`"utilization" must be a number from 0 to 1 (got ${JSON.stringify(u ?? null)})`);
+    return { ok: true, detail: `utilization ${u}`, utilization: u };
+  };
+  return {
+    hello: httpRequest({ ...c, expectStatus: 200 }),
+    goodbye: Buffer.alloc(0),
+    step: (b) => judge(b, false),
+    atEnd: (b) => judge(b, true),
+  };
+}

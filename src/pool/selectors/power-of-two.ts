@@ -1,12 +1,24 @@
 // Power of two random choices (Mitzenmacher, "The Power of Two Choices in Randomized Load
 // Balancing", 2001; Envoy's LEAST_REQUEST does this when weights are equal): draw two distinct
-// backends, each with probability proportional to weight, keep the lower (active + 1) / weight.
+// backends, each with probability proportional to weight, keep the lower (active + 1) / weight
+// raised by the utilization the server reports (loadFactor; [pools.NAME.load]).
 // pick O(log n) (binary search in cumulative weights built by update(), O(n)); O(n) with `avoid`.
 import type { Backend } from '../backend.js';
 import type { PickContext, Selector } from './selector.js';
 import { WeightedSet } from './weighted-set.js';
 
 /** Power-of-two-choices selector (SPEC `power-of-two`). */
+/**
+ * How much a backend's reported utilization raises its score: 1 / (1 − u), u capped at 0.99
+ * (so 1 at idle, 5 at 0.8, 100 when full); 1 while unknown. Of two backends with equal
+ * weights and equal connections through lb, one at 0.8 and one at 0.05, the busy one wins a
+ * pick only once the other holds about 4.75 times its connections: under a fifth of new
+ * connections in steady state.
+ */
+export function loadFactor(utilization: number | null): number {
+  return utilization === null ? 1 : 1 / (1 - Math.min(utilization, 0.99));
+}
+
 export class PowerOfTwoSelector implements Selector {
   private readonly set = new WeightedSet();
   /** cumulative[i] = weights[0] + … + weights[i]. */
@@ -72,11 +84,13 @@ export class PowerOfTwoSelector implements Selector {
     return lo;
   }
 
-  /** `a` unless `b` has a strictly lower (active + 1) / weight. */
+  /** `a` unless `b` has a strictly lower score, (active + 1) / weight × loadFactor(utilization). */
   private lighter(a: number, b: number): Backend {
     const members = this.set.backends;
     const weights = this.set.weights;
-    return (members[b].active + 1) * weights[a] < (members[a].active + 1) * weights[b] ? members[b] : members[a];
+    const ma = members[a]!;
+    const mb = members[b]!;
+    return (mb.active + 1) * loadFactor(mb.utilization) * weights[a]! < (ma.active + 1) * loadFactor(ma.utilization) * weights[b]! ? mb : ma;
   }
 
   private pickAvoiding(avoid: ReadonlySet<Backend>): Backend | undefined {

@@ -12,7 +12,7 @@ export function isPickableWeight(weight: number): boolean {
 export class WeightedSet {
   /** Pickable backends in update() order. Replaced, never mutated, by assign(). */
   backends: readonly Backend[] = [];
-  /** weights[i] is backends[i].weight when assign() last changed the set. */
+  /** weights[i] is backends[i].effectiveWeight when assign() last changed the set. */
   weights: Float64Array = new Float64Array(0);
 
   /**
@@ -24,17 +24,17 @@ export class WeightedSet {
     let j = 0;
     let same = true;
     for (const b of next) {
-      if (!isPickableWeight(b.weight)) continue;
-      if (j >= this.backends.length || this.backends[j] !== b || this.weights[j] !== b.weight) {
+      if (!isPickableWeight(b.effectiveWeight)) continue;
+      if (j >= this.backends.length || this.backends[j] !== b || this.weights[j] !== b.effectiveWeight) {
         same = false;
         break;
       }
       j++;
     }
     if (same && j === this.backends.length) return false;
-    const backends = next.filter((b) => isPickableWeight(b.weight));
+    const backends = next.filter((b) => isPickableWeight(b.effectiveWeight));
     this.backends = backends;
-    this.weights = Float64Array.from(backends, (b) => b.weight);
+    this.weights = Float64Array.from(backends, (b) => b.effectiveWeight);
     return true;
   }
 

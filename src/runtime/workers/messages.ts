@@ -6,6 +6,8 @@ import type { Config, ListenerConfig } from '../../config/types.js';
 import type { Listener } from '../../listeners/listener.js';
 
 /** A listener's counters, as /status and /metrics read them (summed over workers). */
+import type { LoadReport } from '../../pool/backend.js';
+
 export interface ListenerCounters {
   active: number;
   total: number;
@@ -49,6 +51,7 @@ export type ToWorker =
   | { t: 'start'; text: string; file: string; index: number; count: number }
   | { t: 'apply'; id: number; text: string; file: string }
   | { t: 'health'; pool: string; key: string; healthy: boolean; why: string }
+  | { t: 'load'; pool: string; key: string; report: LoadReport }
   | { t: 'backend'; pool: string; key: string; action: 'drain' | 'enable' }
   /** Every backend's health and admin drain, for a worker that has just started. */
   | { t: 'states'; backends: Array<{ pool: string; key: string; healthy: boolean; drained: boolean }> }

@@ -80,6 +80,7 @@ export class Supervisor {
       poolLink: {
         follower: false,
         healthChanged: (pool, key, healthy, why) => this.broadcast({ t: 'health', pool, key, healthy, why }),
+        loadReported: (pool, key, report) => this.broadcast({ t: 'load', pool, key, report }),
         backendAction: (pool, key, action) => this.broadcast({ t: 'backend', pool, key, action }),
       },
       beforeApply: (text) => this.applyToWorkers(text),

@@ -90,6 +90,12 @@ export async function runWorker(baseLog: Logger, version: string): Promise<void>
         if (b !== undefined && b.healthy !== m.healthy) pool!.healthChanged(b, m.healthy, m.why);
         return;
       }
+      case 'load': {
+        const pool = runtime?.pools.get(m.pool);
+        const b = pool?.get(m.key);
+        if (b !== undefined) pool!.loadReported(b, m.report);
+        return;
+      }
       case 'backend': {
         const pool = runtime?.pools.get(m.pool);
         if (m.action === 'drain') pool?.drainBackend(m.key);
