@@ -67,14 +67,9 @@ inline void InitAsyncContext(napi_env env, const char* name, napi_async_context*
   napi_async_init(env, res, text, actx);
 }
 
-// Calls `cb` in `actx` with `argc` int32 arguments; an exception becomes an uncaught one.
-inline void CallInts(napi_env env, napi_async_context actx, napi_ref cb, std::initializer_list<int> args) {
-  napi_value fn, global, result, argv[4];
-  size_t argc = 0;
-  for (int a : args) {
-    if (argc == 4) break;
-    napi_create_int32(env, a, &argv[argc++]);
-  }
+// Calls `cb` in `actx` with `argc` arguments; an exception becomes an uncaught one.
+inline void CallValues(napi_env env, napi_async_context actx, napi_ref cb, size_t argc, const napi_value* argv) {
+  napi_value fn, global, result;
   napi_get_reference_value(env, cb, &fn);
   napi_get_global(env, &global);
   if (napi_make_callback(env, actx, global, fn, argc, argv, &result) == napi_pending_exception) {
@@ -84,19 +79,34 @@ inline void CallInts(napi_env env, napi_async_context actx, napi_ref cb, std::in
   }
 }
 
-// [address text, port] of an IPv4 or IPv6 socket address.
-inline napi_value AddressPair(napi_env env, const sockaddr_storage& sa) {
-  char text[INET6_ADDRSTRLEN] = "";
-  int port;
+// Calls `cb` in `actx` with up to four int32 arguments (see CallValues).
+inline void CallInts(napi_env env, napi_async_context actx, napi_ref cb, std::initializer_list<int> args) {
+  napi_value argv[4];
+  size_t argc = 0;
+  for (int a : args) {
+    if (argc == 4) break;
+    napi_create_int32(env, a, &argv[argc++]);
+  }
+  CallValues(env, actx, cb, argc, argv);
+}
+
+// The address of an IPv4 socket address, or else of an IPv6 one, written into `text`; returns
+// its port.
+inline int AddressText(const sockaddr_storage& sa, char (&text)[INET6_ADDRSTRLEN]) {
   if (sa.ss_family == AF_INET) {
     auto* a = reinterpret_cast<const sockaddr_in*>(&sa);
     inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
+    return ntohs(a->sin_port);
   }
+  auto* a = reinterpret_cast<const sockaddr_in6*>(&sa);
+  inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+  return ntohs(a->sin6_port);
+}
+
+// [address text, port] of an IPv4 or IPv6 socket address.
+inline napi_value AddressPair(napi_env env, const sockaddr_storage& sa) {
+  char text[INET6_ADDRSTRLEN] = "";
+  int port = AddressText(sa, text);
   napi_value out, t, p;
   napi_create_array_with_length(env, 2, &out);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &t);

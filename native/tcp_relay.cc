@@ -562,32 +562,19 @@ void FreeDead(State* st) {
 // accepted(lid, fd, ip, port): a new client (fd >= 0), or lb's own accept failure (fd is
 // -errno: EMFILE, ENFILE, ENOBUFS, ENOMEM); the listener is then paused until resume(lid).
 void CallAccepted(State* st, int lid, int fd, const sockaddr_storage* sa) {
+  napi_env env = st->env;
   napi_handle_scope scope;
-  napi_open_handle_scope(st->env, &scope);
-  napi_value fn, global, result, argv[4];
-  napi_create_int32(st->env, lid, &argv[0]);
-  napi_create_int32(st->env, fd, &argv[1]);
+  napi_open_handle_scope(env, &scope);
   char text[INET6_ADDRSTRLEN] = "";
   int port = 0;
-  if (sa != nullptr && sa->ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
-    port = ntohs(a->sin_port);
-  } else if (sa != nullptr && sa->ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
-    port = ntohs(a->sin6_port);
-  }
-  napi_create_string_utf8(st->env, text, NAPI_AUTO_LENGTH, &argv[2]);
-  napi_create_int32(st->env, port, &argv[3]);
-  napi_get_reference_value(st->env, st->acceptCallback, &fn);
-  napi_get_global(st->env, &global);
-  if (napi_make_callback(st->env, st->actx, global, fn, 4, argv, &result) == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(st->env, &err);
-    napi_fatal_exception(st->env, err);
-  }
-  napi_close_handle_scope(st->env, scope);
+  if (sa != nullptr && (sa->ss_family == AF_INET || sa->ss_family == AF_INET6)) port = lbnative::AddressText(*sa, text);
+  napi_value argv[4];
+  napi_create_int32(env, lid, &argv[0]);
+  napi_create_int32(env, fd, &argv[1]);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &argv[2]);
+  napi_create_int32(env, port, &argv[3]);
+  lbnative::CallValues(env, st->actx, st->acceptCallback, 4, argv);
+  napi_close_handle_scope(env, scope);
 }
 
 bool SetListenEvents(State* st, End* e, uint32_t events) {
@@ -667,6 +654,24 @@ bool ParseAddr(const char* host, int port, int family, sockaddr_storage* out, so
   a->sin6_port = htons(port);
   *len = sizeof(sockaddr_in6);
   return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
+}
+
+// The (family, host, port) arguments of dial() and listen(): family 4 or 6 (or 0 where
+// `anyFamily`), a host of at most 62 bytes, a port from 0 to 65535. False when they are not.
+struct Endpoint {
+  int32_t family = 0;
+  int32_t port = 0;
+  char host[64];
+};
+
+bool GetEndpoint(napi_env env, napi_value family, napi_value host, napi_value port, bool anyFamily, Endpoint* out) {
+  bool ok = true;
+  out->family = Int(env, family, &ok);
+  out->port = Int(env, port, &ok);
+  size_t hlen = 0;
+  return ok && (out->family == 4 || out->family == 6 || (anyFamily && out->family == 0)) && out->port >= 0 &&
+         out->port <= 65535 && napi_get_value_string_utf8(env, host, out->host, sizeof out->host, &hlen) == napi_ok &&
+         hlen < sizeof out->host - 1;
 }
 
 End* NewEnd(Session* s, int fd, int side) {
@@ -786,13 +791,8 @@ napi_value Dial(napi_env env, napi_callback_info info) {
   if (!GetArgs(env, info, 4, argv, &st)) return nullptr;
   Session* s = SessionOf(env, st, argv[0]);
   if (!s) return nullptr;
-  bool ok = true;
-  int32_t family = Int(env, argv[1], &ok);
-  int32_t port = Int(env, argv[3], &ok);
-  char host[64];
-  size_t hlen = 0;
-  if (!ok || (family != 4 && family != 6) || port < 0 || port > 65535 ||
-      napi_get_value_string_utf8(env, argv[2], host, sizeof host, &hlen) != napi_ok || hlen >= sizeof host - 1) {
+  Endpoint ep;
+  if (!GetEndpoint(env, argv[1], argv[2], argv[3], false, &ep)) {
     napi_throw_type_error(env, nullptr, "dial(id, 4 | 6, ip, port)");
     return nullptr;
   }
@@ -805,10 +805,10 @@ napi_value Dial(napi_env env, napi_callback_info info) {
   int result = 0;
   sockaddr_storage sa;
   socklen_t salen;
-  if (!ParseAddr(host, port, family, &sa, &salen)) {
+  if (!ParseAddr(ep.host, ep.port, ep.family, &sa, &salen)) {
     result = -EINVAL;
   } else {
-    int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(ep.family == 4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       result = -errno;
     } else {
@@ -903,30 +903,26 @@ napi_value Listen(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   bool ok = true;
-  int32_t family = Int(env, argv[0], &ok);
-  int32_t port = Int(env, argv[2], &ok);
   int32_t backlog = Int(env, argv[3], &ok);
-  char host[64];
-  size_t hlen = 0;
-  if (!ok || (family != 0 && family != 4 && family != 6) || port < 0 || port > 65535 ||
-      napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hlen) != napi_ok || hlen >= sizeof host - 1) {
+  Endpoint ep;
+  if (!GetEndpoint(env, argv[0], argv[1], argv[2], true, &ep) || !ok) {
     napi_throw_type_error(env, nullptr, "listen(0 | 4 | 6, ip, port, backlog)");
     return nullptr;
   }
   sockaddr_storage sa;
   socklen_t salen;
   int fd = -1;
-  bool any = family == 0;
+  bool any = ep.family == 0;
   if (any) {
     fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
       int zero = 0;
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-      ParseAddr("::", port, 6, &sa, &salen);
+      ParseAddr("::", ep.port, 6, &sa, &salen);
     } else {
-      ParseAddr("0.0.0.0", port, 4, &sa, &salen);
+      ParseAddr("0.0.0.0", ep.port, 4, &sa, &salen);
     }
-  } else if (!ParseAddr(host, port, family, &sa, &salen)) {
+  } else if (!ParseAddr(ep.host, ep.port, ep.family, &sa, &salen)) {
     napi_throw_type_error(env, "EINVAL", "listen: not an IP address");
     return nullptr;
   }
