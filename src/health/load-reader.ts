@@ -13,11 +13,11 @@ import { dialogueOf } from './check.js';
 import { converse, type CheckResult } from './conversation.js';
 import { agentDialogue } from './checks/agent.js';
 import { httpLoadDialogue } from './checks/http.js';
+import { JitteredSchedule } from './schedule.js';
 
 /** What a load reader needs of its pool. */
 export type LoadedPool = Pick<Pool, 'backends' | 'log' | 'loadReported'>;
 
-const JITTER = 0.1;
 /** A read's deadline when the pool has no [health] section to take its timeout from. */
 const DEFAULT_TIMEOUT_MS = 1000;
 
@@ -42,15 +42,9 @@ export function readLoad(b: Backend, cfg: LoadConfig, health: HealthConfig | und
   }
 }
 
-class Reading {
-  timer: NodeJS.Timeout | null = null;
-  abort: AbortController | null = null;
-  stopped = false;
-  constructor(readonly backend: Backend) {}
-}
-
 export class LoadReader {
-  private readonly readings = new Map<Backend, Reading>();
+  /** Each backend's chain of reads (schedule.ts). */
+  private readonly readings = new Map<Backend, JitteredSchedule<CheckResult>>();
 
   constructor(
     private config: LoadConfig,
@@ -71,41 +65,22 @@ export class LoadReader {
       if (b.removed) continue;
       current.add(b);
       if (this.readings.has(b)) continue;
-      const r = new Reading(b);
-      this.readings.set(b, r);
-      this.schedule(r, Math.random() * Math.min(this.config.intervalMs, 100));
+      this.readings.set(b, new JitteredSchedule(
+        () => this.config.intervalMs,
+        (signal) => readLoad(b, this.config, this.health, signal),
+        (result) => this.apply(b, result),
+      ));
     }
     for (const [b, r] of [...this.readings]) {
       if (current.has(b)) continue;
-      this.end(r);
+      r.stop();
       this.readings.delete(b);
     }
   }
 
   stop(): void {
-    for (const r of this.readings.values()) this.end(r);
+    for (const r of this.readings.values()) r.stop();
     this.readings.clear();
-  }
-
-  private end(r: Reading): void {
-    r.stopped = true;
-    if (r.timer !== null) clearTimeout(r.timer);
-    r.abort?.abort();
-  }
-
-  private schedule(r: Reading, delayMs: number): void {
-    if (r.stopped) return;
-    r.timer = setTimeout(() => void this.run(r), delayMs);
-  }
-
-  private async run(r: Reading): Promise<void> {
-    r.timer = null;
-    r.abort = new AbortController();
-    const result = await readLoad(r.backend, this.config, this.health, r.abort.signal);
-    r.abort = null;
-    if (r.stopped) return;
-    this.apply(r.backend, result);
-    this.schedule(r, this.config.intervalMs * (1 - JITTER + 2 * JITTER * Math.random()));
   }
 
   private apply(b: Backend, result: CheckResult): void {

@@ -1,16 +1,18 @@
 // The prober: one per pool with a [health] section, made and wired by the runtime (a pool
 // never builds its own). Each backend has its own chain of probes, one in flight at a time,
 // every `interval` with ±10% jitter so that hundreds of probes do not fire in the same tick
-// (Envoy's interval_jitter). Results feed the backend's Hysteresis; only transitions reach the
-// pool, through Pool.healthChanged. Passive failures (a connect that failed while serving a
-// client) are recorded at once, without waiting for the next probe. A probe that fails on lb's
-// own resources (EMFILE, ENOBUFS, ...) counts neither way: the hysteresis and the backend's
+// (Envoy's interval_jitter), on the schedule shared with the load reader (schedule.ts).
+// Results feed the backend's Hysteresis; only transitions reach the pool, through
+// Pool.healthChanged. Passive failures (a connect that failed while serving a client) are
+// recorded at once, without waiting for the next probe. A probe that fails on lb's own
+// resources (EMFILE, ENOBUFS, ...) counts neither way: the hysteresis and the backend's
 // state stay as they were, the error is counted, and a warning is logged at most once a second.
 import type { HealthConfig } from '../config/types.js';
 import type { Backend } from '../pool/backend.js';
 import type { PassiveHealth, Pool } from '../pool/pool.js';
 import { countLocalError, isLocalError } from '../local-errors.js';
 import { Hysteresis } from './hysteresis.js';
+import { JitteredSchedule } from './schedule.js';
 import { checkBackend } from './check.js';
 import type { CheckResult } from './conversation.js';
 import { udpProbe } from './udp-probe.js';
@@ -34,24 +36,14 @@ export interface ProberOptions {
   readonly now?: () => number;
 }
 
-const JITTER = 0.1;
 /** Local-error warnings: at most one per pool per this long (the rest are counted in it). */
 const LOCAL_WARN_INTERVAL_MS = 1000;
 
-class BackendProbe {
-  timer: NodeJS.Timeout | null = null;
-  inFlight = false;
-  /** Aborts the in-flight probe when the backend or the prober stops. */
-  abort: AbortController | null = null;
-  stopped = false;
+interface BackendProbe {
+  readonly backend: Backend;
   readonly hysteresis: Hysteresis;
-  constructor(
-    readonly backend: Backend,
-    rise: number,
-    fall: number,
-  ) {
-    this.hysteresis = new Hysteresis(rise, fall, backend.healthy);
-  }
+  /** The chain of probes; stopping it aborts the one in flight. */
+  readonly schedule: JitteredSchedule<CheckResult>;
 }
 
 export class Prober implements PassiveHealth {
@@ -74,18 +66,23 @@ export class Prober implements PassiveHealth {
   /** Start probing `b` (idempotent). The first probe runs soon, so new backends come up fast. */
   add(b: Backend): void {
     if (this.probes.has(b)) return;
-    const p = new BackendProbe(b, this.config.rise, this.config.fall);
+    const p: BackendProbe = {
+      backend: b,
+      hysteresis: new Hysteresis(this.config.rise, this.config.fall, b.healthy),
+      schedule: new JitteredSchedule(
+        () => this.config.intervalMs,
+        (signal) => this.probe(b, this.config, signal),
+        (result) => this.apply(p, result),
+      ),
+    };
     this.probes.set(b, p);
-    this.schedule(p, Math.random() * Math.min(this.config.intervalMs, 100));
   }
 
   /** Stop probing `b`; an in-flight probe's result is dropped. */
   remove(b: Backend): void {
     const p = this.probes.get(b);
     if (!p) return;
-    p.stopped = true;
-    if (p.timer) clearTimeout(p.timer);
-    p.abort?.abort();
+    p.schedule.stop();
     this.probes.delete(b);
   }
 
@@ -122,25 +119,6 @@ export class Prober implements PassiveHealth {
 
   stop(): void {
     for (const b of [...this.probes.keys()]) this.remove(b);
-  }
-
-  private schedule(p: BackendProbe, delayMs: number): void {
-    if (p.stopped) return;
-    p.timer = setTimeout(() => void this.run(p), delayMs);
-  }
-
-  private async run(p: BackendProbe): Promise<void> {
-    p.timer = null;
-    if (p.stopped || p.inFlight) return;
-    p.inFlight = true;
-    p.abort = new AbortController();
-    const result = await this.probe(p.backend, this.config, p.abort.signal);
-    p.abort = null;
-    p.inFlight = false;
-    if (p.stopped) return;
-    this.apply(p, result);
-    const i = this.config.intervalMs;
-    this.schedule(p, i * (1 - JITTER + 2 * JITTER * Math.random()));
   }
 
   private apply(p: BackendProbe, result: CheckResult): void {
